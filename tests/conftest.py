@@ -1,0 +1,39 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+POSTGRES_DSN = os.environ.get("AIGC_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """DSN of the local PostgreSQL server; skip when none answers, fail under CI's .ci/run."""
+    if not _postgres_answers():
+        if os.environ.get("AIGC_GATEWAY_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (AIGC_GATEWAY_REQUIRE_POSTGRES=1)")
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    return POSTGRES_DSN
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's gateway or proxy settings."""
+    for name in list(os.environ):
+        if name.startswith("AIGC_GATEWAY_") and name != "AIGC_GATEWAY_REQUIRE_POSTGRES":
+            monkeypatch.delenv(name, raising=False)
+        if name.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
