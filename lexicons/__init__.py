@@ -1,0 +1,33 @@
+"""Evasion-resistant, offset-exact, streaming lexicon matcher for Chinese and English text.
+
+    >>> from lexicons import load_lexicon
+    >>> lex = load_lexicon()              # the bundled SAMPLE lexicon
+    >>> [m.term for m in lex.scan("出售冰 毒")]
+    ['冰毒']
+
+See ``docs/lexicons.md`` for the lexicon file format and the matching rules.
+"""
+
+from __future__ import annotations
+
+from .coverage import CoverageReport, CoverageRow, coverage_report, export_csv
+from .errors import LexiconError, LexiconFormatError
+from .lexicon import Lexicon, load_lexicon
+from .scanner import Match, StreamOutput, StreamScanner
+from .taxonomy import Category, Taxonomy
+
+__all__ = [
+    "Category",
+    "CoverageReport",
+    "CoverageRow",
+    "Lexicon",
+    "LexiconError",
+    "LexiconFormatError",
+    "Match",
+    "StreamOutput",
+    "StreamScanner",
+    "Taxonomy",
+    "coverage_report",
+    "export_csv",
+    "load_lexicon",
+]

@@ -1,0 +1,119 @@
+"""The public :class:`Lexicon` object and :func:`load_lexicon`."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .compiled import Compiled, compile_sources, load_cached, store_cached
+from .loader import compute_version, read_sources
+from .normalize import tables
+from .scanner import Match, StreamScanner, mask_text, scan_text
+from .taxonomy import Taxonomy
+
+__all__ = ["Lexicon", "load_lexicon"]
+
+PathLike = str | os.PathLike[str]
+
+
+class Lexicon:
+    """A compiled, immutable lexicon. Safe to share between threads and tasks.
+
+    Reloading builds a new ``Lexicon``; scans and streams in flight keep the one they hold.
+    """
+
+    __slots__ = ("_c", "_counts")
+
+    def __init__(self, compiled: Compiled) -> None:
+        self._c = compiled
+        self._counts: dict[str, int] | None = None
+
+    @property
+    def version(self) -> str:
+        """Content hash of the lexicon files, ``"sha256:<16 hex>"``."""
+        return self._c.version
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The categories (bundled taxonomy plus any from the lexicon directories)."""
+        return self._c.taxonomy
+
+    @property
+    def term_count(self) -> int:
+        """Number of (term, category) pairs loaded (a term in two categories counts twice)."""
+        return self._c.term_count
+
+    @property
+    def max_term_length(self) -> int:
+        """Longest term, in normalised characters."""
+        return self._c.max_term_length
+
+    def counts_by_category(self) -> dict[str, int]:
+        """Terms per category id (pinyin variants not counted)."""
+        if self._counts is None:
+            counts = Counter(e.category for e in self._c.entries if not e.pinyin)
+            self._counts = dict(sorted(counts.items()))
+        return dict(self._counts)
+
+    def iter_terms(self) -> Iterator[tuple[str, str, str, str]]:
+        """``(term, category, action, severity)`` of every loaded term, in file order."""
+        for e in self._c.entries:
+            if not e.pinyin:
+                yield e.term, e.category, e.action, e.severity
+
+    def scan(self, text: str) -> list[Match]:
+        """Every match in ``text``, sorted by (start, end, category)."""
+        if not isinstance(text, str):
+            raise TypeError("text must be str")
+        return scan_text(self._c, text)
+
+    def mask(self, text: str, matches: Iterable[Match], char: str = "*") -> str:
+        """``text`` with exactly the original spans of ``matches`` replaced by ``char``."""
+        if len(char) != 1:
+            raise ValueError("char must be a single character")
+        return mask_text(text, [(m.start, m.end) for m in matches], char)
+
+    def stream(
+        self, mask: Callable[[Match], bool] | None = None, mask_char: str = "*"
+    ) -> StreamScanner:
+        """A new :class:`StreamScanner`; ``mask`` defaults to action in ("mask", "block")."""
+        return StreamScanner(self._c, mask=mask, mask_char=mask_char)
+
+    def __repr__(self) -> str:
+        return f"<Lexicon {self.version} terms={self.term_count}>"
+
+
+def load_lexicon(
+    dirs: Iterable[PathLike] | PathLike | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    pinyin_categories: Iterable[str] = (),
+) -> Lexicon:
+    """Load and compile lexicon directories (DESIGN §3.2) into a :class:`Lexicon`.
+
+    ``dirs`` None or empty -> the bundled sample lexicon; several directories merge. With
+    ``cache_dir`` the compiled form is cached on disk, keyed by the content version, so a restart
+    or another worker loads it instead of compiling. ``pinyin_categories`` turns on matching of
+    the full pinyin (and, for terms of 4+ characters, the initials) of those categories' terms.
+
+    Raises :class:`~lexicons.LexiconFormatError` (file, line, reason) for malformed files.
+    """
+    if dirs is None:
+        paths: list[Path] = []
+    elif isinstance(dirs, str | os.PathLike):
+        paths = [Path(dirs)]
+    else:
+        paths = [Path(d) for d in dirs]
+    pinyin = tuple(sorted(set(pinyin_categories)))
+    version = compute_version(paths, extra="pinyin=" + ",".join(pinyin))
+    tables(cache_dir)  # build (or read) the normalisation tables now, not in the first scan
+    if cache_dir is not None:
+        cached = load_cached(Path(cache_dir), version)
+        if cached is not None:
+            return Lexicon(cached)
+    compiled = compile_sources(read_sources(paths), version, pinyin)
+    if cache_dir is not None:
+        store_cached(Path(cache_dir), compiled)
+    return Lexicon(compiled)

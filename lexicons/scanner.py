@@ -1,0 +1,436 @@
+"""Matching: one incremental core shared by the one-shot scan and the streaming scanner.
+
+The core turns original text into the compact view (normalize.py), runs the automaton over it
+(carrying its state across chunks in streaming), and turns raw hits into final matches once
+nothing that arrives later can change them: an allow-list phrase still in progress, or the
+right-hand context needed by ``match=word``. Fed a whole text at once, the core is also the
+one-shot scan; when daachorse is installed, one-shot scans use it instead, with the same
+semantics vectorised (``_scan_fast``). Hypothesis tests prove that any split of a text, and
+either engine, give the same matches and the same masked text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from itertools import chain, islice
+
+import numpy as np
+
+from .compiled import Compiled, Entry
+from .normalize import NoiseCarry, compact_segment, compact_small
+from .wordseg import WINDOW, is_latin_alnum, on_word_boundaries
+
+__all__ = ["Match", "StreamOutput", "StreamScanner", "mask_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One lexicon hit. ``start``/``end`` are code-point offsets into the ORIGINAL text."""
+
+    term: str
+    category: str
+    start: int
+    end: int
+    text: str
+    action: str
+    severity: str
+    variant: str
+
+    def to_dict(self) -> dict:
+        """Plain dict with the fields above (JSON-ready)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOutput:
+    """What one ``feed()``/``flush()`` call releases."""
+
+    text: str
+    matches: list[Match]
+
+
+# Slot setters: the fast path builds frozen Matches without the (slow) frozen ``__init__``.
+_FIELD_SETTERS = tuple(getattr(Match, f).__set__ for f in Match.__dataclass_fields__)
+
+
+def _sort_key(m: Match) -> tuple[int, int, str, str]:
+    return (m.start, m.end, m.category, m.term)
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def mask_text(text: str, spans: list[tuple[int, int]], char: str = "*", offset: int = 0) -> str:
+    """Replace every code point of ``text`` inside a span by ``char`` (spans absolute, text
+    starting at ``offset``); the length is preserved."""
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    n = len(text)
+    for s, e in _merge_spans(spans):
+        s, e = max(s - offset, pos), min(e - offset, n)
+        if s >= e:
+            continue
+        out.append(text[pos:s])
+        out.append(char * (e - s))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _word_ok(entry: Entry, text: str, tb: int, total: int, os_: int, oe: int) -> bool:
+    """``match=word`` check of the hit ``[os_, oe)``; ``text`` starts at offset ``tb`` and holds
+    at least ``WINDOW`` characters of context each side (clipped to the text)."""
+    if entry.latin_start and os_ > 0 and is_latin_alnum(text[os_ - 1 - tb]):
+        return False
+    if entry.latin_end and oe < total and is_latin_alnum(text[oe - tb]):
+        return False
+    if entry.latin_start and entry.latin_end:
+        return True
+    ws = max(0, os_ - WINDOW)
+    window = text[ws - tb : min(total, oe + WINDOW) - tb]
+    return on_word_boundaries(window, os_ - ws, oe - ws, not entry.latin_start, not entry.latin_end)
+
+
+#: Segments up to this length are normalised in pure Python (numpy costs more per call).
+SMALL_SEGMENT = 256
+
+
+class _Core:
+    """Incremental matcher state over one text (or one stream)."""
+
+    def __init__(self, compiled: Compiled, streaming: bool) -> None:
+        self.c = compiled
+        self.streaming = streaming
+        self.carry = NoiseCarry()
+        self.total = 0  # original code points consumed
+        self.text = ""  # original text from text_base (context for word checks, unreleased)
+        self.text_base = 0
+        self.cpos = 0  # compact characters produced
+        self.byte_base = 0  # automaton input consumed (bytes as latin-1 chars)
+        self.empty = compiled.max_key_len == 0  # no terms at all: nothing to match
+        self.iter = compiled.automaton.iter("") if streaming and not self.empty else None
+        self.hist: list[int] = []  # original offsets of the last compact characters
+        self.recent = ""  # the last compact characters (for the automaton depth)
+        self.pending: list[tuple[int, int, int, int, int]] = []  # cs, ce, os, oe, key id
+        self.allows: list[tuple[int, int]] = []  # compact spans of allow-list hits
+        self.ready: list[Match] = []  # final, not yet released
+        self.released = 0  # original offset up to which text was released
+        self.fut = 0  # last answer of _future_start
+
+    # -- input -------------------------------------------------------------------------------
+
+    def push(self, segment: str) -> None:
+        base = self.total
+        self.text += segment
+        self.total += len(segment)
+        if self.empty:
+            return
+        codes = None
+        if len(segment) <= SMALL_SEGMENT:
+            compact, orig = compact_small(segment, base, self.carry)
+            if not compact:
+                return
+        else:
+            codes, orig = compact_segment(segment, base, self.carry)
+            if not codes.size:
+                return
+            compact = codes.tobytes().decode("utf-32-le")
+        data = compact if compact.isascii() else compact.encode("utf-8").decode("latin-1")
+        if self.iter is not None:
+            self.iter.set(data, False)
+            hits = list(self.iter)
+        else:
+            hits = list(self.c.automaton.iter(data))
+        if hits:
+            self._record(hits, data, codes, orig)
+        self.cpos += len(compact)
+        self.byte_base += len(data)
+        if self.streaming:
+            keep = self.c.max_key_len
+            tail = orig[-keep:]
+            self.hist = (self.hist + (tail if isinstance(tail, list) else tail.tolist()))[-keep:]
+            self.recent = (self.recent + compact[-keep:])[-keep:]
+
+    def _record(self, hits, data: str, codes, orig) -> None:
+        c = self.c
+        bb = self.byte_base
+        if len(data) == (len(codes) if codes is not None else len(orig)):  # all ASCII
+            last = [h[0] - bb for h in hits]
+        elif codes is None:  # short segment: count the characters of each prefix
+            last = [len(data[: h[0] - bb + 1].encode("latin-1").decode("utf-8")) - 1 for h in hits]
+        else:
+            ends = np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits)) + 1 - bb
+            nbytes = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
+            last = np.searchsorted(np.cumsum(nbytes), ends).tolist()
+        hist_base = self.cpos - len(self.hist)
+        for (_, kid), le in zip(hits, last, strict=True):
+            ls = le - c.key_len[kid] + 1
+            os_ = int(orig[ls]) if ls >= 0 else self.hist[self.cpos + ls - hist_base]
+            oe = int(orig[le]) + 1
+            cs, ce = self.cpos + ls, self.cpos + le
+            if c.key_allow[kid]:
+                self.allows.append((cs, ce))
+            if c.key_entries[kid]:
+                self.pending.append((cs, ce, os_, oe, kid))
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _future_start(self) -> int:
+        """Compact index where the earliest hit still to come may start: the start of the
+        longest suffix of the compact text that is a prefix of some key (the automaton depth).
+        It never moves backwards, so only positions after the previous answer are tried."""
+        recent = self.recent
+        n = len(recent)
+        first, prefix2 = self.c.first_chars, self.c.prefix2
+        match = self.c.automaton.match
+        auto = self.c.automaton
+        lo = max(0, self.fut - (self.cpos - n))
+        starts = [i for i in range(lo, n - 1) if recent[i : i + 2] in prefix2]
+        if n > lo and recent[-1] in first:
+            starts.append(n - 1)
+        for i in starts:
+            suffix = recent[i:].encode("utf-8").decode("latin-1")
+            # a prefix of a longer key is in progress; a complete key that nothing extends is
+            # not (its own hit is already recorded)
+            if match(suffix) and any(len(k) > len(suffix) for k in islice(auto.keys(suffix), 2)):
+                self.fut = self.cpos - (n - i)
+                return self.fut
+        self.fut = self.cpos
+        return self.fut
+
+    def _orig_of(self, cidx: int) -> int:
+        return self.hist[cidx - (self.cpos - len(self.hist))]
+
+    def advance(self, final: bool) -> tuple[list[Match], int]:
+        """Finalise what can be finalised; return (matches to release, release bound)."""
+        fut_c = self.cpos if final else self._future_start()
+        if self.pending:
+            still = []
+            for hit in self.pending:
+                if not self._resolve(hit, final, fut_c):
+                    still.append(hit)
+            self.pending = still
+        if final:
+            bound = self.total
+        elif fut_c < self.cpos:
+            bound = self._orig_of(fut_c)
+        else:
+            bound = self.total
+        if self.pending:
+            bound = min(bound, min(h[2] for h in self.pending))
+        bound = max(bound, self.released)
+        if self.ready:
+            out = [m for m in self.ready if m.start < bound]
+            if len(out) == len(self.ready):
+                self.ready = []
+            else:
+                self.ready = [m for m in self.ready if m.start >= bound]
+            out.sort(key=_sort_key)
+        else:
+            out = []
+        if self.allows:
+            low = min([fut_c, *(h[0] for h in self.pending)])
+            self.allows = [a for a in self.allows if a[1] >= low]
+        return out, bound
+
+    def _resolve(self, hit: tuple[int, int, int, int, int], final: bool, fut_c: int) -> bool:
+        cs, ce, os_, oe, kid = hit
+        if not final and cs >= fut_c:
+            return False  # an allow-list phrase containing this hit may still be in progress
+        entries = [self.c.entries[i] for i in self.c.key_entries[kid]]
+        if not final and any(e.word for e in entries):
+            need = WINDOW if any(not (e.latin_start and e.latin_end) for e in entries) else 1
+            if self.total < oe + need:
+                return False
+        for a_s, a_e in self.allows:
+            if a_s <= cs and a_e >= ce:
+                return True
+        span = self.text[os_ - self.text_base : oe - self.text_base]
+        for entry in entries:
+            if entry.word and not self._word_ok(entry, os_, oe):
+                continue
+            if entry.pinyin:
+                variant = "pinyin"
+            else:
+                variant = "exact" if span == entry.term else "normalized"
+            self.ready.append(
+                Match(
+                    entry.term,
+                    entry.category,
+                    os_,
+                    oe,
+                    span,
+                    entry.action,
+                    entry.severity,
+                    variant,
+                )
+            )
+        return True
+
+    def _word_ok(self, entry: Entry, os_: int, oe: int) -> bool:
+        return _word_ok(entry, self.text, self.text_base, self.total, os_, oe)
+
+    def take_text(self, bound: int) -> str:
+        """Original text from the last release up to ``bound``; trims the context buffer."""
+        chunk = self.text[self.released - self.text_base : bound - self.text_base]
+        self.released = bound
+        low = min(bound, min(h[2] for h in self.pending)) if self.pending else bound
+        keep_from = max(0, low - WINDOW - 1)
+        if keep_from - self.text_base > 4096:
+            self.text = self.text[keep_from - self.text_base :]
+            self.text_base = keep_from
+        return chunk
+
+
+def scan_text(compiled: Compiled, text: str, engine: str = "auto") -> list[Match]:
+    """Every match in ``text``, sorted by (start, end, category, term).
+
+    ``engine``: "auto" (daachorse when installed, else pyahocorasick), "fast" or "stream"
+    (the pyahocorasick core that the streaming scanner uses).
+    """
+    if engine != "stream" and compiled.fast is not None:
+        return _scan_fast(compiled, text)
+    if engine == "fast":
+        raise ValueError("the fast engine (daachorse) is not available")
+    core = _Core(compiled, streaming=False)
+    core.push(text)
+    matches, _ = core.advance(final=True)
+    return matches
+
+
+def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
+    """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core)."""
+    ft = compiled.fast
+    assert ft is not None
+    codes, orig = compact_segment(text, 0, NoiseCarry())
+    if not codes.size:
+        return []
+    hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
+    if not hits:
+        return []
+    h = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
+    cs, ce, kid = h[0::3], h[1::3] - 1, h[2::3]
+    is_allow = ft.key_allow[kid]
+    if is_allow.any():
+        a_order = np.argsort(cs[is_allow], kind="stable")
+        a_start = cs[is_allow][a_order]
+        a_maxend = np.maximum.accumulate(ce[is_allow][a_order])
+    deny = compiled.key_entries.nent[kid] > 0
+    cs, ce, kid = cs[deny], ce[deny], kid[deny]
+    if is_allow.any() and cs.size:
+        idx = np.searchsorted(a_start, cs, side="right") - 1
+        inside = (idx >= 0) & (a_maxend[np.maximum(idx, 0)] >= ce)
+        cs, ce, kid = cs[~inside], ce[~inside], kid[~inside]
+    if not cs.size:
+        return []
+    ke = compiled.key_entries
+    counts = ke.nent[kid]
+    group_start = np.cumsum(counts) - counts
+    ent = ke.flat[np.repeat(ke.off[kid] - group_start, counts) + np.arange(int(counts.sum()))]
+    os_all = np.repeat(orig[cs], counts)
+    oe_all = np.repeat(orig[ce] + 1, counts)
+    order = np.lexsort((ft.entry_rank[ent], oe_all, os_all))
+    ent, os_all, oe_all = ent[order].tolist(), os_all[order].tolist(), oe_all[order].tolist()
+    entries = compiled.entries
+    terms, cats, actions, sevs, words, _, _, pinyins = entries.columns
+    n = len(text)
+    out = []
+    append = out.append
+    new = object.__new__
+    s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
+    for e_id, os_, oe in zip(ent, os_all, oe_all, strict=True):
+        if words[e_id] and not _word_ok(entries[e_id], text, 0, n, os_, oe):
+            continue
+        span = text[os_:oe]
+        term = terms[e_id]
+        m = new(Match)
+        s_term(m, term)
+        s_cat(m, cats[e_id])
+        s_start(m, os_)
+        s_end(m, oe)
+        s_text(m, span)
+        s_action(m, actions[e_id])
+        s_sev(m, sevs[e_id])
+        s_var(m, "pinyin" if pinyins[e_id] else ("exact" if span == term else "normalized"))
+        append(m)
+    return out
+
+
+def _default_mask(match: Match) -> bool:
+    return match.action in ("mask", "block")
+
+
+class StreamScanner:
+    """Scan a text that arrives in chunks (an LLM stream), releasing text as soon as it is safe.
+
+    ``feed(chunk)`` returns the text that can no longer be part of a match (masked where the
+    ``mask`` predicate says so) and the matches completed so far; ``flush()`` ends the stream.
+    Concatenating every returned ``text`` gives ``lex.mask(full, ...)`` of the whole text, and
+    the matches in order equal ``lex.scan(full)``, however the text was split.
+    """
+
+    def __init__(
+        self,
+        compiled: Compiled,
+        mask: Callable[[Match], bool] | None = None,
+        mask_char: str = "*",
+    ) -> None:
+        if len(mask_char) != 1:
+            raise ValueError("mask_char must be a single character")
+        self._core = _Core(compiled, streaming=True)
+        self._mask = mask or _default_mask
+        self._mask_char = mask_char
+        self._spans: list[tuple[int, int]] = []  # masked spans reaching past the release point
+        self._closed = False
+
+    @property
+    def position(self) -> int:
+        """Original code points fed so far."""
+        return self._core.total
+
+    @property
+    def held(self) -> int:
+        """Code points fed but not yet released."""
+        return self._core.total - self._core.released
+
+    def feed(self, chunk: str) -> StreamOutput:
+        """Scan the next chunk of the stream."""
+        if self._closed:
+            raise ValueError("feed() after flush()")
+        if not isinstance(chunk, str):
+            raise TypeError("chunk must be str")
+        if chunk:
+            self._core.push(chunk)
+        return self._emit(final=False)
+
+    def flush(self) -> StreamOutput:
+        """End of stream: release everything still held back."""
+        if self._closed:
+            return StreamOutput("", [])
+        out = self._emit(final=True)
+        self._closed = True
+        return out
+
+    def _emit(self, final: bool) -> StreamOutput:
+        core = self._core
+        matches, bound = core.advance(final)
+        start = core.released
+        for m in matches:
+            if self._mask(m):
+                self._spans.append((m.start, m.end))
+        text = core.take_text(bound)
+        if self._spans:
+            text = mask_text(text, self._spans, self._mask_char, start)
+            self._spans = [s for s in self._spans if s[1] > bound]
+        return StreamOutput(text, matches)

@@ -1,0 +1,64 @@
+"""On-disk compiled cache and reload semantics."""
+
+from __future__ import annotations
+
+import pickle
+
+from lexicons import load_lexicon
+
+from .helpers import write_lexicon
+
+
+def test_cache_is_written_keyed_by_version_and_reused(tmp_path):
+    src = write_lexicon(tmp_path / "lex", {"custom.txt": "词一\n词二\n", "allow.txt": "词一好\n"})
+    cache = tmp_path / "cache"
+    first = load_lexicon([src], cache_dir=cache)
+    files = list(cache.glob("*.pickle"))
+    assert len(files) == 1 and first.version.split(":")[1] in files[0].name
+    assert not list(cache.glob(".lexicon-*"))  # no temp file left behind
+    second = load_lexicon([src], cache_dir=cache)
+    assert second is not first and second.version == first.version
+    text = "词一好，词二 词一"
+    assert second.scan(text) == first.scan(text)
+    # an independent reader: the file is a pickle of the compiled form of this version
+    with open(files[0], "rb") as fh:
+        compiled = pickle.load(fh)
+    assert compiled.version == first.version
+    assert [e.term for e in compiled.entries] == ["词一", "词二"]
+
+
+def test_corrupt_cache_file_is_ignored_and_rewritten(tmp_path):
+    src = write_lexicon(tmp_path / "lex", {"custom.txt": "词一\n"})
+    cache = tmp_path / "cache"
+    lex = load_lexicon([src], cache_dir=cache)
+    (path,) = cache.glob("*.pickle")
+    path.write_bytes(b"not a pickle")
+    again = load_lexicon([src], cache_dir=cache)
+    assert [m.term for m in again.scan("词一")] == ["词一"]
+    assert path.read_bytes() != b"not a pickle"
+    assert again.version == lex.version
+
+
+def test_reload_builds_a_new_object_and_in_flight_streams_keep_theirs(tmp_path):
+    src = write_lexicon(tmp_path / "lex", {"custom.txt": "旧词\n"})
+    cache = tmp_path / "cache"
+    old = load_lexicon([src], cache_dir=cache)
+    stream = old.stream(mask=lambda m: True)
+    first = stream.feed("这是旧")
+    (src / "custom.txt").write_text("新词\n", encoding="utf-8")
+    new = load_lexicon([src], cache_dir=cache)
+    assert new.version != old.version
+    assert [m.term for m in new.scan("旧词新词")] == ["新词"]
+    rest = stream.feed("词和新词")
+    end = stream.flush()
+    assert first.text + rest.text + end.text == "这是**和新词"
+    assert [m.term for m in old.scan("旧词新词")] == ["旧词"]
+    assert len(list(cache.glob("*.pickle"))) == 2
+
+
+def test_unwritable_cache_dir_does_not_fail_the_load(tmp_path):
+    src = write_lexicon(tmp_path / "lex", {"custom.txt": "词一\n"})
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    lex = load_lexicon([src], cache_dir=blocker / "sub")
+    assert lex.scan("词一")

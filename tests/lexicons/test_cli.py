@@ -1,0 +1,134 @@
+"""``aigc-gateway scan`` and ``aigc-gateway lexicon check`` through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from service.cli import main
+
+from .helpers import write_lexicon
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, stdin: bytes | None = None, env: dict | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_GATEWAY_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=60,
+    )
+
+
+def test_scan_file_prints_json_lines_and_exits_1(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("第一行没事。\n出售冰 毒，買賣槍支\n", encoding="utf-8")
+    proc = run_cli("scan", str(path))
+    assert proc.returncode == 1, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [(r["term"], r["start"], r["end"], r["text"]) for r in lines] == [
+        ("冰毒", 9, 12, "冰 毒"),
+        ("买卖枪支", 13, 17, "買賣槍支"),
+    ]
+    assert lines[0]["category"] == "a1.other_prohibited.crime_instigation"
+    assert lines[0]["category_name"] == "教唆犯罪"
+    assert "冰 毒" in proc.stdout.decode()  # readable: not \\u-escaped
+    assert b"flagged" in proc.stderr
+
+
+def test_scan_stdin_clean_exits_0():
+    proc = run_cli("scan", "-", stdin="今天天气很好。".encode())
+    assert proc.returncode == 0
+    assert proc.stdout == b""
+
+
+def test_scan_errors_exit_2(tmp_path):
+    assert run_cli("scan", str(tmp_path / "missing.txt")).returncode == 2
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc\xff")
+    proc = run_cli("scan", str(bad))
+    assert proc.returncode == 2 and b"UTF-8" in proc.stderr
+    lex = write_lexicon(tmp_path / "lex", {"custom.txt": "x\taction=nuke\n"})
+    proc = run_cli("scan", "--lexicons", str(lex), str(bad))
+    assert proc.returncode == 2
+    assert b"custom.txt:1" in proc.stderr
+
+
+def test_scan_large_input_across_read_chunks_with_env_lexicons(tmp_path):
+    lex = write_lexicon(tmp_path / "lex", {"custom.txt": "苹果手机\n"})
+    filler = "普通的文字。" * 20_000  # > 64 KiB, so the term straddles read chunks
+    path = tmp_path / "big.txt"
+    path.write_text(filler + "苹果\u200b手机" + filler, encoding="utf-8")
+    proc = run_cli("scan", str(path), env={"AIGC_GATEWAY_LEXICONS": str(lex)})
+    assert proc.returncode == 1
+    (row,) = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert (row["start"], row["end"]) == (len(filler), len(filler) + 5)
+
+
+def test_scan_in_process(tmp_path, capsys):
+    path = tmp_path / "in.txt"
+    path.write_text("卖白粉", encoding="utf-8")
+    assert main(["scan", str(path)]) == 1
+    assert json.loads(capsys.readouterr().out)["term"] == "白粉"
+
+
+def test_lexicon_check_reports_floors_and_exports_csv(tmp_path):
+    out = tmp_path / "terms.csv"
+    proc = run_cli("lexicon", "check", "--csv", str(out))
+    assert proc.returncode == 1  # the sample lexicon is far below the §8.1 floors
+    text = proc.stdout.decode()
+    assert "a1.terrorism_extremism" in text and "BELOW" in text and "NOT MET" in text
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert {"risk", "category", "term"} <= set(rows[0])
+    assert any(r["term"] == "冰毒" and r["risk"] == "a1.other_prohibited" for r in rows)
+
+
+def test_lexicon_check_floors_met_exits_0(tmp_path):
+    files = {}
+    n = 0
+    for cat in (
+        "subversion",
+        "national_security",
+        "separatism",
+        "terrorism_extremism",
+        "ethnic_hatred",
+        "violence_obscenity",
+        "false_harmful_info",
+        "other_prohibited",
+    ):
+        files[f"a1.{cat}.txt"] = "".join(f"词{n + i}\n" for i in range(1300))
+        n += 1300
+    for cat in (
+        "ethnicity",
+        "belief",
+        "nationality",
+        "region",
+        "gender",
+        "age",
+        "occupation",
+        "health",
+        "other",
+    ):
+        files[f"a2.{cat}.txt"] = "".join(f"词{n + i}\n" for i in range(100))
+        n += 100
+    lex = write_lexicon(tmp_path / "lex", files)
+    proc = run_cli("lexicon", "check", "--lexicons", str(lex))
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert "MET" in proc.stdout.decode()
+
+
+def test_lexicon_check_invalid_exits_2(tmp_path):
+    lex = write_lexicon(tmp_path / "lex", {"custom.txt": "ok\nbad\tmatch=maybe\n"})
+    proc = run_cli("lexicon", "check", "--lexicons", str(lex))
+    assert proc.returncode == 2
+    assert b"custom.txt:2" in proc.stderr and b"invalid match" in proc.stderr

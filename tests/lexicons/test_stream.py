@@ -1,0 +1,254 @@
+"""Streaming == one-shot for any chunking, and both == a naive reference implementation."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lexicons import load_lexicon
+from lexicons.normalize import MAX_GAP, normalize_term, tables
+
+from .helpers import lexicon_from, stream_all
+
+SAMPLE = load_lexicon()
+SAMPLE_PIECES = [t for t, *_ in SAMPLE.iter_terms()] + [
+    "大麻哈鱼",
+    "白粉笔",
+    "卖白粉",
+    "冰 毒",
+    "買賣槍支",
+    "ＨＥＲＯＩＮ",
+    "method",
+    "meth.",
+    " ",
+    "，",
+    "。",
+    "\n",
+    "\u200b",
+    "🍎",
+    "😀",
+    "𝐡",
+    "的",
+    "人",
+    "a",
+    "Z",
+    "1",
+    "\ufe0f",
+]
+
+
+def _split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    bounds = [0, *points, len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _check_equivalence(lex, text: str, cuts: list[int], mask=None) -> None:
+    full = lex.scan(text)
+    predicate = mask or (lambda m: m.action in ("mask", "block"))
+    expected_text = lex.mask(text, [m for m in full if predicate(m)])
+    released, matches = stream_all(lex, _split(text, cuts), mask=mask)
+    assert matches == full
+    assert released == expected_text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=25),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_any_chunking_equals_one_shot_on_sample_lexicon(pieces, cuts):
+    _check_equivalence(SAMPLE, "".join(pieces), cuts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=15),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=8),
+)
+def test_custom_mask_predicate_streams_identically(pieces, cuts):
+    _check_equivalence(SAMPLE, "".join(pieces), cuts, mask=lambda m: m.action == "flag")
+
+
+def test_one_character_chunks_and_release_is_prompt():
+    text = "价格大麻哈鱼很好吃，卖冰毒的人" * 3
+    _check_equivalence(SAMPLE, text, list(range(len(text))))
+    scanner = SAMPLE.stream()
+    released = "".join(scanner.feed(ch).text for ch in "你好，世界。")
+    assert released == "你好，世界。"  # nothing that cannot start a term is held back
+    assert scanner.held == 0
+
+
+def test_split_surrogate_free_astral_and_long_stream():
+    scanner = SAMPLE.stream()
+    out = []
+    for _ in range(2000):
+        out.append(scanner.feed("普通文本，没有问题。😀𝐡 "))
+    out.append(scanner.feed("冰"))
+    out.append(scanner.feed("毒"))
+    out.append(scanner.flush())
+    assert [m.term for o in out for m in o.matches] == ["冰毒"]
+    assert len(scanner._core.text) < 10_000  # the context buffer stays bounded
+
+
+def test_feed_after_flush_is_an_error():
+    scanner = SAMPLE.stream()
+    scanner.flush()
+    try:
+        scanner.feed("x")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("feed after flush accepted")
+
+
+# -- naive reference ---------------------------------------------------------------------------
+
+ALPHABET = [
+    "a",
+    "b",
+    "A",
+    "ａ",
+    "х",
+    "苹",
+    "果",
+    "蘋",
+    "手",
+    "机",
+    " ",
+    "。",
+    "\n",
+    "\u200b",
+    "!",
+    "😀",
+    "x",
+]
+TERM_CHARS = ["a", "b", "x", "苹", "果", "手", "机"]
+
+
+def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
+    """Independent reference: char-by-char compact view, str.find for every term."""
+    t = tables()
+    comp: list[tuple[str, int]] = []
+    run_len = run_terms = 0
+    for i, ch in enumerate(text):
+        kind = int(t.cls[ord(ch)])
+        if kind:
+            run_len += 1
+            run_terms += kind == 2
+            continue
+        if run_len > MAX_GAP or run_terms >= 2:
+            comp.append(("\x01", i))
+        run_len = run_terms = 0
+        comp.append((chr(int(t.fold[ord(ch)])), i))
+    view = "".join(c for c, _ in comp)
+
+    def occurrences(key: str):
+        pos = view.find(key)
+        while pos != -1:
+            yield pos, pos + len(key) - 1
+            pos = view.find(key, pos + 1)
+
+    allowed = [occ for key in {normalize_term(a) for a in allow} for occ in occurrences(key)]
+
+    def latin(ch: str) -> bool:
+        f = chr(int(t.fold[ord(ch)]))
+        return f.isascii() and f.isalnum()
+
+    out = []
+    for term, category in deny:
+        key = normalize_term(term)
+        whole_word = key.isascii() and key.isalnum()
+        for cs, ce in occurrences(key):
+            if any(a <= cs and b >= ce for a, b in allowed):
+                continue
+            start, end = comp[cs][1], comp[ce][1] + 1
+            if whole_word and (
+                (start > 0 and latin(text[start - 1])) or (end < len(text) and latin(text[end]))
+            ):
+                continue
+            out.append((start, end, category, term))
+    return sorted(out)
+
+
+terms_st = st.lists(
+    st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=1, max_size=4), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    deny=terms_st,
+    deny2=terms_st,
+    allow=st.lists(
+        st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
+    ),
+    text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=60),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=8),
+)
+def test_matches_naive_reference(deny, deny2, allow, text, cuts):
+    deny = list(dict.fromkeys(deny))
+    deny2 = list(dict.fromkeys(deny2))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"custom.txt": "\n".join(deny) + "\n", "a2.other.txt": "\n".join(deny2) + "\n"}
+        if allow:
+            files["allow.txt"] = "\n".join(allow) + "\n"
+        lex = lexicon_from(Path(tmp), files)
+    keys_seen: dict[tuple[str, str], str] = {}
+    pairs = []
+    for cat, terms in (("custom", deny), ("a2.other", deny2)):
+        for term in terms:
+            if (normalize_term(term), cat) not in keys_seen:  # the loader keeps the first
+                keys_seen[(normalize_term(term), cat)] = term
+                pairs.append((term, cat))
+    got = [(m.start, m.end, m.category, m.term) for m in lex.scan(text)]
+    assert got == naive_scan(pairs, allow, text)
+    _check_equivalence(lex, text, cuts)
+
+
+# -- differential: the one-shot engine (daachorse) against the streaming core (pyahocorasick) --
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=30))
+def test_fast_engine_equals_streaming_core(pieces):
+    from lexicons.scanner import scan_text
+
+    text = "".join(pieces)
+    pytest.importorskip("daachorse")
+    compiled = SAMPLE._c
+    assert scan_text(compiled, text, engine="fast") == scan_text(compiled, text, engine="stream")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=20),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
+)
+def test_vectorised_chunk_path_streams_identically(pieces, cuts):
+    """Large chunks (files, long deltas) take the numpy path: force it for every chunk."""
+    from lexicons import scanner as scanner_module
+
+    saved = scanner_module.SMALL_SEGMENT
+    scanner_module.SMALL_SEGMENT = -1
+    try:
+        _check_equivalence(SAMPLE, "".join(pieces), cuts)
+    finally:
+        scanner_module.SMALL_SEGMENT = saved
+
+
+def test_hold_back_is_only_a_possible_term_start():
+    scanner = SAMPLE.stream()
+    assert scanner.feed("卖冰").text == "卖"  # 冰 may start 冰毒
+    assert scanner.held == 1
+    out = scanner.feed("毒")  # a complete term that no longer term extends: released at once
+    assert out.text == "**" and [m.term for m in out.matches] == ["冰毒"]
+    assert scanner.feed("的人").text == "的"  # 人 may start 人肉搜索
+    assert scanner.feed("大麻").text == "人"  # 大麻 may grow into the allowed 大麻哈鱼
+    out = scanner.feed("哈鱼")
+    assert out.text == "大麻哈鱼" and out.matches == []
+    assert scanner.flush().text == ""
