@@ -1,0 +1,238 @@
+"""Database backends behind one small interface: SQLite (default) and PostgreSQL (asyncpg).
+
+Both speak the same SQL (written with ``?`` placeholders; the PostgreSQL backend renumbers them
+to ``$1..$n``). ``transaction()`` yields a ``Tx`` with ``execute``, ``executemany`` and
+``fetch``; a transaction that writes takes the database's write lock at once (SQLite ``BEGIN
+IMMEDIATE``), so several processes sharing one file serialise their appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Backend", "PostgresBackend", "SqliteBackend", "Tx", "backend_for_url", "sqlite_path"]
+
+Row = tuple[Any, ...]
+
+
+class Tx(ABC):
+    """One open transaction."""
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; returns the number of rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """Run a query; all rows as tuples."""
+
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows (PostgreSQL: one COPY; SQLite: executemany)."""
+        marks = ", ".join("?" for _ in columns)
+        await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+class Backend(ABC):
+    """A connection (pool) to one database."""
+
+    dialect: str
+    url: str
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect; raises ``OSError`` or the driver's error when the database is unreachable."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection."""
+
+    @abstractmethod
+    def transaction(self, *, write: bool = True) -> Any:
+        """``async with backend.transaction() as tx``: commit on success, roll back on error."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self.transaction(write=False) as tx:
+            return await tx.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self.transaction() as tx:
+            return await tx.execute(sql, *args)
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///var/x.db`` -> ``var/x.db``; ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a SQLite URL (want sqlite:///PATH): {url!r}")
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise ValueError("the SQLite URL names no file")
+    return Path(path)
+
+
+def backend_for_url(url: str) -> Backend:
+    """The backend for a database URL: ``sqlite:///PATH`` or ``postgresql://...``."""
+    if url.startswith("sqlite:"):
+        return SqliteBackend(sqlite_path(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresBackend(url)
+    raise ValueError(f"unsupported database URL (use sqlite:///PATH or postgresql://...): {url!r}")
+
+
+class _SqliteTx(Tx):
+    def __init__(self, backend: SqliteBackend) -> None:
+        self._b = backend
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self._b._run(lambda c: c.execute(sql, args).rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._b._run(lambda c: c.executemany(sql, rows))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._b._run(lambda c: [tuple(r) for r in c.execute(sql, args).fetchall()])
+
+
+class SqliteBackend(Backend):
+    """One SQLite file in WAL mode; one connection used from one dedicated thread."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._conn: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records-sqlite")
+
+        def connect() -> sqlite3.Connection:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 15000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            return conn
+
+        loop = asyncio.get_running_loop()
+        try:
+            self._conn = await loop.run_in_executor(self._pool, connect)
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+            raise
+
+    async def close(self) -> None:
+        conn, pool = self._conn, self._pool
+        self._conn = self._pool = None
+        if conn is not None and pool is not None:
+            await asyncio.get_running_loop().run_in_executor(pool, conn.close)
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    async def _run(self, fn: Any) -> Any:
+        if self._conn is None or self._pool is None:
+            raise sqlite3.OperationalError("SQLite store is not open")
+        conn = self._conn
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, conn)
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:
+        async with self._lock:  # one connection: no interleaving of two transactions
+            await self._run(lambda c: c.execute("BEGIN IMMEDIATE" if write else "BEGIN"))
+            try:
+                yield _SqliteTx(self)
+            except BaseException:
+                await self._run(lambda c: c.execute("ROLLBACK"))
+                raise
+            await self._run(lambda c: c.execute("COMMIT"))
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _numbered(sql: str) -> str:
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+
+class _PgTx(Tx):
+    def __init__(self, conn: Any) -> None:
+        self._c = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await self._c.execute(_numbered(sql), *args)
+        tail = status.rsplit(" ", 1)[-1] if status else ""
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._c.executemany(_numbered(sql), rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return [tuple(r) for r in await self._c.fetch(_numbered(sql), *args)]
+
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self._c.copy_records_to_table(table, records=rows, columns=list(columns))
+
+
+class PostgresBackend(Backend):
+    """A small asyncpg pool; ``schema`` (optional) is put first on the search path."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.schema = schema
+        self.timeout_s = timeout_s
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        import asyncpg
+
+        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=1,
+            max_size=4,
+            timeout=self.timeout_s,
+            command_timeout=30,
+            server_settings=settings,
+        )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.timeout_s)
+            except (TimeoutError, OSError):
+                pool.terminate()
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[Tx]:
+        if self._pool is None:
+            await self.open()
+        # read-only transactions see one snapshot (verify must not see half an append)
+        mode = {} if write else {"isolation": "repeatable_read", "readonly": True}
+        async with self._pool.acquire(timeout=self.timeout_s) as conn, conn.transaction(**mode):
+            yield _PgTx(conn)

@@ -1,0 +1,428 @@
+"""``Recorder``: what the runtime holds. Submit events, check users, run complaints and exports.
+
+The writer (``writer.Writer``) keeps the database off the request path; sanction counters are
+updated after each written batch (incidents with action ``block`` in a sanctioned direction
+count as violations; a network log whose decision is not ``block`` breaks the consecutive run), and
+each ladder step is itself appended as a ``sanction`` record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from service.errors import NotFound, ServiceUnavailable, UserSuspended, ValidationFailed
+from service.records import complaints as desk
+from service.records.backends import Backend, backend_for_url, sqlite_path
+from service.records.chain import record, utc_text
+from service.records.exporting import export_lines, summary
+from service.records.metrics import RecordsMetrics
+from service.records.migrations import RECORD_KINDS
+from service.records.sanctions import SanctionState, lifted, on_clean, on_violation
+from service.records.settings import RecordSettings
+from service.records.spool import Spool
+from service.records.store import Problem, RecordFilter, Store
+from service.records.writer import Item, Writer
+
+log = logging.getLogger("aigc_gateway.records")
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Recorder:
+    """Compliance records for one process. ``start()`` before use, ``stop()`` to drain."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        settings: RecordSettings | None = None,
+        *,
+        spool_dir: Path,
+        allowlist_dir: Path,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.settings = settings or RecordSettings()
+        self.store = Store(backend)
+        self.clock = clock
+        self.allowlist_dir = allowlist_dir
+        self.metrics = RecordsMetrics()
+        self.writer = Writer(
+            self.store,
+            Spool(spool_dir, self.settings.spool_max_bytes),
+            self.settings,
+            self.metrics,
+            after_write=self._apply_sanctions,
+        )
+        self._suspended: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._started = False
+
+    # --- contract ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, apply migrations, start the writer (degraded if the DB is down)."""
+        await self.writer.start()
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="records-housekeeping")
+        self._started = True
+
+    def submit(self, event: Any) -> None:
+        """Queue a record event; never blocks, never raises."""
+        self.writer.submit(event)
+
+    async def check_user(self, tenant_id: str, user_id: str | None) -> None:
+        """Raise ``UserSuspended`` while the user is suspended (cached ``sanction_cache_s``).
+
+        When the database cannot be read the user is let through (records keep working
+        through the spool; refusing all traffic would be worse) and the error is logged.
+        """
+        if not user_id:
+            return
+        key = (tenant_id, user_id)
+        hit = self._suspended.get(key)
+        now_m = time.monotonic()
+        if hit is None or hit[0] < now_m:
+            try:
+                state = await self.store.get_sanction(tenant_id, user_id)
+            except Exception as exc:
+                log.warning("records: cannot read sanctions: %s", exc)
+                return
+            until = state.suspended_until if state.suspended_at(self.clock()) else None
+            hit = (now_m + self.settings.sanction_cache_s, until)
+            self._suspended[key] = hit
+            if len(self._suspended) > 100_000:
+                self._suspended.clear()
+        until = hit[1]
+        if until is not None and until > utc_text(self.clock()):
+            raise UserSuspended(
+                f"This user is suspended until {until} for repeated policy violations. "
+                "An appeal can be filed at POST /complaints with kind 'appeal'.",
+                details={"suspended_until": until},
+            )
+
+    def ready(self) -> bool:
+        """True while the database answers and the writer runs."""
+        return self._started and self.writer.healthy()
+
+    async def stop(self) -> None:
+        """Drain the queue into the database (or the spool) and close."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        await self.writer.stop()
+        await self.store.close()
+        self._started = False
+
+    # --- extras --------------------------------------------------------------------------
+
+    def bind_metrics(self, registry: Any) -> None:
+        """Expose the records metrics on a Prometheus registry."""
+        self.metrics.bind(registry)
+
+    def stats(self) -> dict[str, Any]:
+        return self.metrics.stats()
+
+    async def flush(self) -> None:
+        """Write what is queued now."""
+        await self.writer.flush()
+
+    async def _housekeep(self) -> None:
+        last_purge = time.monotonic()
+        while True:
+            try:
+                self.metrics.set_state(
+                    complaints_overdue=await self.store.count_overdue(self.clock())
+                )
+                if time.monotonic() - last_purge >= self.settings.purge_interval_s:
+                    last_purge = time.monotonic()
+                    await self.purge()
+            except Exception as exc:  # database down: the writer reports it
+                log.debug("records housekeeping skipped: %s", exc)
+            await asyncio.sleep(30)
+
+    # --- sanctions -----------------------------------------------------------------------
+
+    async def _apply_sanctions(self, batch: Sequence[Item]) -> None:
+        ops: dict[tuple[str, str], list[tuple[bool, dict[str, Any]]]] = {}
+        directions = set(self.settings.sanction_directions)
+        for kind, body, *parsed in batch:
+            if kind not in ("incident", "network_log"):
+                continue
+            data = parsed[0] if parsed else json.loads(body)
+            user = data.get("user_id")
+            if not user:
+                continue
+            key = (str(data.get("tenant_id") or "default"), str(user))
+            if kind == "incident":
+                if data.get("action") == "block" and data.get("direction") in directions:
+                    ops.setdefault(key, []).append((True, data))
+            elif data.get("decision") != "block":  # a request not blocked breaks the run
+                ops.setdefault(key, []).append((False, data))
+        clean_only = {k for k, seq in ops.items() if not any(v for v, _ in seq)}
+        await self.store.reset_consecutive(sorted(clean_only))
+        now = self.clock()
+        folds = {k: self._fold(seq, now) for k, seq in ops.items() if k not in clean_only}
+        results = await self.store.update_sanctions(folds, now)
+        for key, (state, steps) in results.items():
+            if state.suspended_at(now):
+                self._suspended[key] = (
+                    time.monotonic() + self.settings.sanction_cache_s,
+                    state.suspended_until,
+                )
+            for step, data, at in steps:
+                self.metrics.add_step(step)
+                self._record_sanction(key, step, at, now, request_id=data.get("request_id"))
+
+    def _fold(self, seq: list[tuple[bool, dict[str, Any]]], now: datetime) -> Callable:
+        def fold(state: SanctionState) -> tuple[SanctionState, list[tuple[str, dict, Any]]]:
+            steps = []
+            for violation, data in seq:
+                if not violation:
+                    state = on_clean(state)
+                    continue
+                state, step = on_violation(state, now, self.settings)
+                if step is not None:
+                    steps.append((step, data, state))
+            return state, steps
+
+        return fold
+
+    def _record_sanction(
+        self, key: tuple[str, str], step: str, state: SanctionState, now: datetime, **extra: Any
+    ) -> None:
+        self.writer.submit(
+            record(
+                "sanction",
+                {
+                    "time": utc_text(now),
+                    "tenant_id": key[0],
+                    "user_id": key[1],
+                    "action": step,
+                    "consecutive": state.consecutive,
+                    "day_count": state.day_count,
+                    "suspended_until": state.suspended_until,
+                    **extra,
+                },
+            )
+        )
+
+    async def user_status(self, tenant_id: str, user_id: str) -> SanctionState:
+        """A user's current ladder level and counters (read from the database)."""
+        return await self.store.get_sanction(tenant_id, user_id)
+
+    async def lift_sanction(self, tenant_id: str, user_id: str, *, reason: str) -> None:
+        """End a user's sanction (upheld appeal); recorded as a ``lifted`` step."""
+        now = self.clock()
+        state, _ = await self.store.update_sanction(
+            tenant_id, user_id, lambda s: (lifted(s), None), now
+        )
+        self._suspended.pop((tenant_id, user_id), None)
+        self._record_sanction((tenant_id, user_id), "lifted", state, now, reason=reason)
+
+    # --- complaints ----------------------------------------------------------------------
+
+    async def _db(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except (NotFound, ValidationFailed):
+            raise
+        except Exception as exc:
+            log.error("records database error: %s", exc)
+            raise ServiceUnavailable("The records database is unavailable; try again.") from exc
+
+    def _record_complaint(self, ticket: dict[str, Any], action: str, now: datetime) -> None:
+        fields = {
+            "time": utc_text(now),
+            "tenant_id": ticket["tenant_id"],
+            "user_id": ticket.get("user_id"),
+            "request_id": ticket.get("request_id"),
+            "ticket_id": ticket["id"],
+            "complaint_kind": ticket["kind"],
+            "category": ticket.get("category"),
+            "action": action,
+        }
+        if action == "resolved":
+            fields.update(upheld=ticket.get("upheld"), assignee=ticket.get("assignee"))
+        self.writer.submit(record("complaint", fields))
+
+    async def file_complaint(self, data: dict[str, Any], *, tenant_id: str) -> dict[str, Any]:
+        """Store a new ticket; returns it (with ``id`` and ``deadline``)."""
+        now = self.clock()
+        ticket = desk.new_ticket(
+            data, tenant_id=tenant_id, now=now, days=self.settings.complaint_feedback_days
+        )
+        await self._db(self.store.insert_complaint(ticket))
+        self._record_complaint(ticket, "filed", now)
+        return ticket
+
+    async def get_complaint(self, ticket_id: str) -> dict[str, Any]:
+        ticket = None
+        if desk.valid_ticket_id(ticket_id):
+            ticket = await self._db(self.store.get_complaint(ticket_id))
+        if ticket is None:
+            raise desk.not_found(ticket_id)
+        return ticket
+
+    async def list_complaints(
+        self,
+        *,
+        status: str | None = None,
+        tenant_id: str | None = None,
+        overdue: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        if status is not None and status not in desk.STATUSES:
+            raise ValidationFailed(f"'status' must be one of {', '.join(desk.STATUSES)}")
+        rows = await self._db(
+            self.store.list_complaints(
+                status=status, tenant_id=tenant_id, limit=limit, offset=offset
+            )
+        )
+        now = utc_text(self.clock())
+        for row in rows:
+            row["overdue"] = row["status"] != "resolved" and row["deadline"] < now
+        return [r for r in rows if r["overdue"]] if overdue else rows
+
+    async def overdue_complaints(self) -> int:
+        count = await self._db(self.store.count_overdue(self.clock()))
+        self.metrics.set_state(complaints_overdue=count)
+        return count
+
+    async def assign_complaint(self, ticket_id: str, assignee: str) -> dict[str, Any]:
+        name = desk._text(assignee, "assignee", 100, required=True)
+        ticket = await self.get_complaint(ticket_id)
+        if ticket["status"] == "resolved":
+            raise ValidationFailed("This complaint is already resolved.", code="complaint_resolved")
+        now = self.clock()
+        await self._db(
+            self.store.update_complaint(
+                ticket_id, {"status": "assigned", "assignee": name, "updated_at": utc_text(now)}
+            )
+        )
+        ticket = await self.get_complaint(ticket_id)
+        self._record_complaint(ticket, "assigned", now)
+        return ticket
+
+    async def resolve_complaint(
+        self,
+        ticket_id: str,
+        *,
+        outcome: str,
+        upheld: bool,
+        allow_phrase: str | None = None,
+        assignee: str | None = None,
+    ) -> dict[str, Any]:
+        """Close a ticket with a written outcome. An upheld ``false_block`` complaint with an
+        ``allow_phrase`` adds it to the tenant allow-list; an upheld ``appeal`` naming a user
+        lifts that user's sanction."""
+        text = desk._text(outcome, "outcome", desk.MAX_DESCRIPTION, required=True)
+        if not isinstance(upheld, bool):
+            raise ValidationFailed("'upheld' must be true or false")
+        ticket = await self.get_complaint(ticket_id)
+        if ticket["status"] == "resolved":
+            raise ValidationFailed("This complaint is already resolved.", code="complaint_resolved")
+        phrase = None
+        if allow_phrase is not None:
+            if not upheld or ticket["kind"] != "false_block":
+                raise ValidationFailed(
+                    "'allow_phrase' is only for an upheld complaint of kind 'false_block'"
+                )
+            phrase = desk.check_phrase(allow_phrase)
+        now = self.clock()
+        fields: dict[str, Any] = {
+            "status": "resolved",
+            "outcome": text,
+            "upheld": int(upheld),
+            "allow_phrase": phrase,
+            "resolved_at": utc_text(now),
+            "updated_at": utc_text(now),
+        }
+        if assignee:
+            fields["assignee"] = desk._text(assignee, "assignee", 100)
+        if phrase is not None:  # first: a ticket is never closed without its allow-list entry
+            try:
+                desk.add_allow_phrase(
+                    self.allowlist_dir, ticket["tenant_id"], phrase, ticket_id, now
+                )
+            except OSError as exc:
+                raise ServiceUnavailable(f"Cannot write the tenant allow-list: {exc}") from exc
+        changed = await self._db(
+            self.store.update_complaint(ticket_id, fields, unless_status="resolved")
+        )
+        if not changed:
+            raise ValidationFailed("This complaint is already resolved.", code="complaint_resolved")
+        if upheld and ticket["kind"] == "appeal" and ticket.get("user_id"):
+            await self._db(
+                self.lift_sanction(
+                    ticket["tenant_id"], ticket["user_id"], reason=f"appeal {ticket_id} upheld"
+                )
+            )
+        ticket = await self.get_complaint(ticket_id)
+        self._record_complaint(ticket, "resolved", now)
+        return ticket
+
+    # --- retention, privacy, exports -----------------------------------------------------
+
+    async def purge(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete records past their class's retention; returns the count per class."""
+        now = now or self.clock()
+        out = {}
+        for kind in RECORD_KINDS:
+            cutoff = now - timedelta(days=self.settings.retention_for(kind))
+            out[kind] = await self.store.purge(kind, cutoff)
+        out["complaint_tickets"] = await self.store.purge_complaints(
+            now - timedelta(days=self.settings.retention_for("complaint"))
+        )
+        return out
+
+    async def restrict_user(self, tenant_id: str, user_id: str) -> int:
+        """A deletion request inside the retention window: restrict instead of delete."""
+        await self.flush()  # so that records still queued are covered too
+        return await self.store.restrict_user(tenant_id, user_id, self.clock())
+
+    async def verify(self) -> tuple[int, list[Problem]]:
+        return await self.store.verify()
+
+    def export(self, flt: RecordFilter, fmt: str) -> AsyncIterator[str]:
+        return export_lines(self.store, flt, fmt)
+
+    async def summary(self, flt: RecordFilter) -> dict[str, Any]:
+        return await summary(self.store, flt)
+
+
+def default_paths(settings: Any) -> tuple[Path, Path]:
+    """``(spool_dir, allowlist_dir)`` for service settings (next to the data directory)."""
+    records: RecordSettings = settings.records
+    data_dir = Path(getattr(settings, "data_dir", "var"))
+    spool = records.spool_dir
+    if spool is None:
+        url = str(getattr(settings, "database", ""))
+        base = sqlite_path(url).parent if url.startswith("sqlite:") else data_dir
+        spool = base / "records-spool"
+    return spool, records.allowlist_dir or data_dir / "allowlists"
+
+
+def build_recorder(settings: Any, *, clock: Clock = _utcnow) -> Recorder:
+    """The recorder for service settings (``settings.database``, ``settings.records``)."""
+    records = getattr(settings, "records", None) or RecordSettings()
+    url = str(getattr(settings, "database", None) or "sqlite:///var/aigc-gateway.sqlite3")
+    spool, allow = (
+        default_paths(settings)
+        if hasattr(settings, "records")
+        else (Path("var/records-spool"), Path("var/allowlists"))
+    )
+    return Recorder(
+        backend_for_url(url), records, spool_dir=spool, allowlist_dir=allow, clock=clock
+    )
