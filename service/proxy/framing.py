@@ -1,0 +1,120 @@
+"""Incremental framing of upstream byte streams: Server-Sent Events and NDJSON.
+
+Frames are found at the byte level (their separators are ASCII), so a multi-byte UTF-8
+character split across network reads is reassembled before any JSON is decoded. Every frame
+keeps its exact raw bytes, so frames the gateway does not rewrite pass through byte-exact.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+__all__ = ["Frame", "NDJSONParser", "SSEParser", "ndjson_line", "sse_event"]
+
+_SSE_SEP = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+class Frame:
+    """One SSE event or NDJSON line: raw bytes, event name (SSE) and data payload."""
+
+    __slots__ = ("raw", "event", "data")
+
+    def __init__(self, raw: bytes, event: str | None, data: bytes | None) -> None:
+        self.raw = raw
+        self.event = event
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Frame(event={self.event!r}, data={self.data!r})"
+
+
+def _parse_sse_block(block: bytes) -> tuple[str | None, bytes | None]:
+    event: str | None = None
+    data: list[bytes] = []
+    for line in block.splitlines():
+        if not line or line[:1] == b":":
+            continue
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            data.append(value)
+        elif name == b"event":
+            event = value.decode("utf-8", "replace")
+    return event, (b"\n".join(data) if data else None)
+
+
+class SSEParser:
+    """Split a byte stream into SSE events; `feed` may be called with any split of the bytes."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        buf = self._buf + chunk if self._buf else chunk
+        frames: list[Frame] = []
+        pos = 0
+        while True:
+            m = _SSE_SEP.search(buf, pos)
+            if m is None:
+                break
+            end = m.end()
+            event, data = _parse_sse_block(buf[pos : m.start()])
+            frames.append(Frame(buf[pos:end], event, data))
+            pos = end
+        self._buf = buf[pos:]
+        return frames
+
+    def close(self) -> list[Frame]:
+        """End of stream: a last event without its blank line is still delivered."""
+        rest, self._buf = self._buf, b""
+        if not rest.strip():
+            return [Frame(rest, None, None)] if rest else []
+        event, data = _parse_sse_block(rest)
+        return [Frame(rest, event, data)]
+
+
+class NDJSONParser:
+    """Split a byte stream into lines (one JSON document each)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        buf = self._buf + chunk if self._buf else chunk
+        frames: list[Frame] = []
+        pos = 0
+        while True:
+            i = buf.find(b"\n", pos)
+            if i < 0:
+                break
+            line = buf[pos : i + 1]
+            stripped = line.strip()
+            frames.append(Frame(line, None, stripped or None))
+            pos = i + 1
+        self._buf = buf[pos:]
+        return frames
+
+    def close(self) -> list[Frame]:
+        rest, self._buf = self._buf, b""
+        if not rest:
+            return []
+        return [Frame(rest, None, rest.strip() or None)]
+
+
+def sse_event(obj: object, event: str | None = None) -> bytes:
+    """Render one SSE event carrying `obj` as JSON."""
+    body = b"data: " + orjson.dumps(obj) + b"\n\n"
+    if event is not None:
+        return b"event: " + event.encode() + b"\n" + body
+    return body
+
+
+def ndjson_line(obj: object) -> bytes:
+    return orjson.dumps(obj) + b"\n"

@@ -1,0 +1,62 @@
+"""OpenAI legacy Completions (`POST /v1/completions`): `prompt` in, `choices[].text` out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..screen import Screen
+from .base import Adapter, StreamTranslator, TextRef, add_text, iter_dicts
+from .openai_chat import ChatTranslator
+
+__all__ = ["OpenAICompletions"]
+
+
+class CompletionsTranslator(ChatTranslator):
+    object_name = "text_completion"
+
+    def text_refs(self, choice: dict, index: int) -> list:
+        value = choice.get("text")
+        if not isinstance(value, str) or not value:
+            return []
+        return [((index, "text"), choice, "text", True)]
+
+    def flush_into(self, choice: dict, index: int) -> bool:
+        rest = self.screen.flush((index, "text"))
+        self.finished.add(index)
+        if not rest:
+            return False
+        choice["text"] = (choice.get("text") or "") + rest
+        return True
+
+    def stop_choice(self, index: int) -> dict:
+        return {"index": index, "text": "", "logprobs": None, "finish_reason": "content_filter"}
+
+
+class OpenAICompletions(Adapter):
+    name = "openai_completions"
+
+    def input_texts(self, body: dict) -> list[TextRef]:
+        refs: list[TextRef] = []
+        prompt = body.get("prompt")
+        if isinstance(prompt, str):
+            add_text(refs, body, "prompt")
+        elif isinstance(prompt, list):
+            for i in range(len(prompt)):
+                add_text(refs, prompt, i)
+        add_text(refs, body, "suffix")
+        return refs
+
+    def screen_response(self, body: Any, screen: Screen) -> None:
+        choices = list(iter_dicts(body.get("choices"))) if isinstance(body, dict) else []
+        for choice in choices:
+            if isinstance(choice.get("text"), str):
+                choice["text"] = screen.text(choice["text"])
+        for choice in choices:
+            if screen.blocked:
+                choice["text"] = ""
+                choice["finish_reason"] = "content_filter"
+            elif isinstance(choice.get("text"), str):
+                choice["text"] = screen.label_whole(choice["text"])
+
+    def translator(self, request: dict, screen: Screen) -> StreamTranslator:
+        return CompletionsTranslator(request, screen)

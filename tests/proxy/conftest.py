@@ -1,0 +1,85 @@
+"""Fixtures: a test lexicon, the scriptable fake upstream and the real gateway, on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from tests.support.server import serve
+
+from .fake_upstream import FakeUpstream
+
+BLOCK = "爆炸物配方"  # action=block
+MASK = "机密代号"  # action=mask
+FLAG = "旗标词语"  # action=flag
+
+
+@pytest.fixture(scope="session")
+def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("lexicon")
+    (d / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
+    (d / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
+    (d / "a1.false_harmful_info.txt").write_text(f"{FLAG}\taction=flag\n", encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[tuple[FakeUpstream, str]]:
+    fake = FakeUpstream()
+    with serve(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def fake(fake_server: tuple[FakeUpstream, str]) -> FakeUpstream:
+    fake_server[0].reset()
+    return fake_server[0]
+
+
+@pytest.fixture(scope="session")
+def upstream_url(fake_server: tuple[FakeUpstream, str]) -> str:
+    return fake_server[1]
+
+
+def _settings(tmp: Path, lexdir: Path, url: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "upstream": url,
+        "lexicons": [lexdir],
+        "data_dir": tmp,
+        "database": f"sqlite:///{tmp / 'records.sqlite3'}",
+        "access_log": False,
+    }
+    values.update(extra)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, lexdir: Path, upstream_url: str
+) -> Iterator[str]:
+    """The default gateway: auth off, labels on (start), fail closed."""
+    tmp = tmp_path_factory.mktemp("gateway")
+    app = create_app(_settings(tmp, lexdir, upstream_url))
+    with serve(app) as base:
+        yield base
+
+
+@pytest.fixture
+def make_gateway(
+    tmp_path: Path, lexdir: Path, upstream_url: str
+) -> Callable[..., AbstractContextManager[str]]:
+    """A gateway with extra settings: ``with make_gateway(proxy={...}) as base: ...``."""
+
+    @contextmanager
+    def make(**extra: Any) -> Iterator[str]:
+        app = create_app(_settings(tmp_path, lexdir, upstream_url, **extra))
+        with serve(app) as base:
+            yield base
+
+    return make
