@@ -1,0 +1,76 @@
+"""``aigc-gateway bench``: load-test a deployment and run the library benchmarks.
+
+``bench load`` is the load generator (``benchmarks.loadgen``); ``bench gateway``, ``matcher``,
+``labelers`` (and ``records`` when present) hand their arguments to ``benchmarks.<name>.main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+PASS_THROUGH = {
+    "gateway": "fake upstream, gateway, pass-through floor and direct calls in one run",
+    "matcher": "lexicon matcher throughput against other Aho-Corasick libraries",
+    "labelers": "labelers throughput per media format",
+    "records": "compliance records write throughput",
+}
+
+
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` command and its sub-commands."""
+    from benchmarks.loadgen import add_arguments
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="load-test a gateway and run the benchmarks",
+        description="Benchmarks and the load generator; see docs/bench.md.",
+    )
+    commands = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
+    load = commands.add_parser(
+        "load",
+        help="load-test a running gateway (throughput, latency, TTFT, blocks, labels)",
+        description="Async load generator: closed loop (--concurrency) or open loop (--rate).",
+    )
+    add_arguments(load)
+    load.set_defaults(func=_run_load)
+    for name, summary in PASS_THROUGH.items():
+        if name == "records" and not _present("benchmarks.records"):
+            continue
+        # prefix_chars no option can start with: every argument goes to the benchmark's own
+        # parser, ``--help`` included.
+        sub = commands.add_parser(name, help=summary, add_help=False, prefix_chars="\x00")
+        sub.add_argument("args", nargs="*", help="arguments of benchmarks." + name)
+        sub.set_defaults(func=_pass_through, benchmark=name)
+
+
+def _run_load(args: argparse.Namespace) -> int:
+    from benchmarks.loadgen import execute
+
+    return execute(args)
+
+
+def _pass_through(args: argparse.Namespace) -> int:
+    module_name = f"benchmarks.{args.benchmark}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(
+            f"aigc-gateway bench {args.benchmark}: not available in this installation "
+            f"({module_name} is missing)",
+            file=sys.stderr,
+        )
+        return 2
+    return int(module.main(list(args.args)) or 0)
