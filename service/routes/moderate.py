@@ -1,0 +1,232 @@
+"""``POST /moderate``: the native moderation API (DESIGN §3.3), single text or batch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.responses import Response
+
+from service.deps import (
+    RuntimeDep,
+    TenantDep,
+    get_request_id,
+    header_user_id,
+    json_body,
+    request_body_doc,
+)
+from service.errors import EmptyText, PayloadTooLarge, ValidationFailed
+from service.moderation import ModerationResult, screen_for
+from service.runtime import Runtime
+from service.tenants import Tenant, strictest
+
+router = APIRouter(tags=["moderation"])
+
+# Above this many characters per request the scan runs in a thread, so one huge batch does not
+# stall every other connection of the worker (below it the thread hop costs more than the scan).
+OFFLOAD_CHARS = 20_000
+
+
+class ModerateRequest(BaseModel):
+    """Exactly one of ``text`` (one string) or ``input`` (a list of strings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: StrictStr | None = Field(default=None, examples=["去網上賭場玩"])
+    input: list[StrictStr] | StrictStr | None = None
+    direction: Literal["input", "output"] = "input"
+    profile: Literal["standard", "minor"] | None = Field(
+        default=None, description="Ask for a stricter profile; never weakens the tenant's."
+    )
+
+
+class MatchOut(BaseModel):
+    term: str
+    category: str
+    start: int = Field(description="Offset into the original text, Unicode code points")
+    end: int = Field(description="Exclusive end offset")
+    text: str = Field(description="The original span text[start:end]")
+    action: Literal["flag", "mask", "block"]
+    severity: str
+    variant: str
+
+
+class CategoryOut(BaseModel):
+    id: str
+    name_zh: str
+    name_en: str
+    action: Literal["flag", "mask", "block"]
+
+
+class ModerationOut(BaseModel):
+    flagged: bool
+    action: Literal["allow", "flag", "mask", "block"]
+    categories: list[str]
+    category_details: list[CategoryOut]
+    matches: list[MatchOut]
+    masked_text: str
+    direction: Literal["input", "output"]
+    profile: str
+    lexicon_version: str
+
+
+class BatchOut(BaseModel):
+    results: list[ModerationOut]
+    lexicon_version: str
+
+
+def texts_of(body: ModerateRequest, runtime: Runtime) -> tuple[list[str], bool]:
+    """The texts to screen and whether the request was a batch; 4xx on bad shapes."""
+    limits = runtime.settings.limits
+    if (body.text is None) == (body.input is None):
+        raise ValidationFailed("Send exactly one of 'text' (a string) or 'input' (a list).")
+    if body.text is not None:
+        texts, batch = [body.text], False
+    elif isinstance(body.input, str):
+        texts, batch = [body.input], True
+    else:
+        texts, batch = list(body.input or ()), True
+    if not texts:
+        raise EmptyText("'input' is an empty list.")
+    if len(texts) > limits.max_batch_items:
+        raise PayloadTooLarge(f"At most {limits.max_batch_items} texts per request.")
+    for i, text in enumerate(texts):
+        where = f"input[{i}]" if batch else "text"
+        if not text.strip():
+            raise EmptyText(f"'{where}' is empty.")
+        if len(text) > limits.max_text_chars:
+            raise PayloadTooLarge(
+                f"'{where}' has {len(text)} characters; the limit is {limits.max_text_chars}."
+            )
+    return texts, batch
+
+
+def screen_texts(
+    request: Request,
+    runtime: Runtime,
+    tenant: Tenant,
+    texts: list[str],
+    direction: str,
+    profile: str | None,
+    route: str,
+) -> list[ModerationResult]:
+    """Moderate each text with one ``Screen``; count metrics and submit incident records."""
+    screen = screen_for(runtime, tenant, direction, profile=profile)
+    metrics = runtime.metrics
+    results = []
+    for text in texts:
+        t0 = time.perf_counter()
+        result = screen.moderate(text)
+        seconds = time.perf_counter() - t0
+        if metrics is not None:
+            metrics.observe_decision(direction, result.action, result.category_actions(), seconds)
+        if result.flagged:
+            submit_incident(runtime, request, tenant, result, route)
+        results.append(result)
+    return results
+
+
+async def screen_texts_async(
+    request: Request,
+    runtime: Runtime,
+    tenant: Tenant,
+    texts: list[str],
+    direction: str,
+    profile: str | None,
+    route: str,
+) -> list[ModerationResult]:
+    """``screen_texts``, off the event loop when the texts are long."""
+    args = (request, runtime, tenant, texts, direction, profile, route)
+    if sum(map(len, texts)) > OFFLOAD_CHARS:
+        return await asyncio.to_thread(screen_texts, *args)
+    return screen_texts(*args)
+
+
+def submit_incident(
+    runtime: Runtime, request: Request, tenant: Tenant, result: ModerationResult, route: str
+) -> None:
+    try:
+        from service.records.events import IncidentEvent
+    except ImportError:
+        return
+    runtime.recorder.submit(
+        IncidentEvent(
+            request_id=get_request_id(request),
+            tenant_id=tenant.id,
+            user_id=header_user_id(request),
+            direction=result.direction,
+            route=route,
+            action=result.action,
+            categories=list(result.categories),
+            terms=[mm.match.term for mm in result.matches],
+            offsets=[(mm.match.start, mm.match.end) for mm in result.matches],
+            lexicon_version=result.lexicon_version,
+        )
+    )
+
+
+def record_call(
+    runtime: Runtime,
+    request: Request,
+    tenant: Tenant,
+    results: list[ModerationResult],
+    route: str,
+    started: float,
+    model: str | None = None,
+) -> None:
+    """One network-log record per moderation call (metadata only, no text)."""
+    try:
+        from service.records.events import NetworkLogEvent
+    except ImportError:
+        return
+    decision = "allow"
+    for r in results:
+        decision = strictest(decision, r.action)
+    client = request.client
+    runtime.recorder.submit(
+        NetworkLogEvent(
+            request_id=get_request_id(request),
+            tenant_id=tenant.id,
+            user_id=header_user_id(request),
+            route=route,
+            model=model,
+            client_addr=client.host if client else None,
+            status=200,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            decision=decision,
+        )
+    )
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/moderate",
+    response_model=ModerationOut | BatchOut,
+    summary="Screen one text or a batch with the tenant's lexicon and policy.",
+    openapi_extra=request_body_doc(ModerateRequest),
+)
+async def moderate_endpoint(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Response:
+    """Screen text; offsets point into the original text (Unicode code points)."""
+    body = await json_body(request, ModerateRequest)
+    started = time.perf_counter()
+    texts, batch = texts_of(body, runtime)
+    results = await screen_texts_async(
+        request, runtime, tenant, texts, body.direction, body.profile, "/moderate"
+    )
+    record_call(runtime, request, tenant, results, "/moderate", started)
+    taxonomy = runtime.snapshot.lexicon_for(tenant).taxonomy
+    if not batch:
+        return json_response(results[0].to_dict(taxonomy))
+    return json_response(
+        {
+            "results": [r.to_dict(taxonomy) for r in results],
+            "lexicon_version": results[0].lexicon_version,
+        }
+    )
