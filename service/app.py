@@ -1,7 +1,7 @@
 """``create_app(settings)``: the FastAPI app, its lifespan, error mapping and routers.
 
 Nothing runs at import. The lifespan builds the ``Runtime`` (lexicons through the compiled
-cache, tenants, recorder, one upstream HTTP client) on ``app.state.runtime`` and starts the
+cache, tenants, recorder; the gateway adds its upstream pool) on ``app.state.runtime`` and starts the
 reload triggers: SIGHUP, optional file watching and, with several workers, a reload stamp file
 that tells every worker to follow an ``/admin/reload``.
 """
@@ -25,15 +25,14 @@ from starlette.responses import Response
 
 from service import reloading
 from service.config import Settings, load_settings
-from service.errors import GatewayError, InvalidJSON, ValidationFailed
+from service.errors import GatewayError, InvalidJSON, ValidationFailed, from_library_error
 from service.limits import BodyLimitMiddleware
 from service.logs import RequestLogMiddleware
 from service.metrics import Metrics, mark_process_dead
+from service.records import build_recorder
 from service.runtime import (
     Runtime,
     Snapshot,
-    build_http_client,
-    build_recorder,
     build_snapshot,
     warm_up,
 )
@@ -105,12 +104,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(request, err)
 
     async def on_value_error(request: Request, exc: ValueError) -> Response:
-        from lexicons import LexiconError
-
-        if isinstance(exc, LexiconError):
-            return error_response(request, ValidationFailed(str(exc), code="lexicon_invalid"))
-        log.exception("unhandled error")
-        return error_response(request, GatewayError("Internal error."))
+        translated = from_library_error(exc)
+        if translated is None:
+            log.exception("unhandled error")
+            translated = GatewayError("Internal error.")
+        return error_response(request, translated)
 
     async def on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
         return Response(status_code=499)  # nobody is listening; keeps it out of error logs
@@ -129,13 +127,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     for name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing import inside the module
-                raise
-            log.debug("router %s not present, skipped", name)
-            continue
+        module = importlib.import_module(name)
         app.include_router(module.router)
         install = getattr(module, "install", None)
         if install is not None:  # optional hook, e.g. to register an error envelope
@@ -159,8 +151,8 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
         await asyncio.to_thread(warm_up)
         recorder = build_recorder(settings)
         await recorder.start()
-        http = build_http_client(settings)
-        runtime = Runtime(settings, snapshot, recorder=recorder, http=http)
+        recorder.bind_metrics(metrics.registry)
+        runtime = Runtime(settings, snapshot, recorder=recorder)
         runtime.metrics = metrics
         metrics.set_lexicon(snapshot.version, snapshot.lexicon.term_count)
         runtime.reload_listeners.append(
@@ -182,7 +174,6 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
         finally:
             await triggers.stop()
             await recorder.stop()
-            await http.aclose()
             mark_process_dead()
 
     app = FastAPI(

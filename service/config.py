@@ -52,7 +52,6 @@ class ProxySettings(_Section):
     timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=512, ge=1)
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # added by the proxy (service/proxy):
     api_key: SecretStr | None = None  # injected upstream key; None: the caller's key passes
     passthrough: bool = True  # other paths relayed unscreened; False: refused with 404

@@ -21,7 +21,7 @@
 
 Each class carries a stable ``code`` and an HTTP ``status``; handlers raise, never build
 responses by hand. Library errors (``lexicons.LexiconError``, ``labelers.LabelError``) are
-translated by ``service.app`` in the same handler.
+translated by ``from_library_error`` below, the one place that knows both trees.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "UpstreamTimeout",
     "UserSuspended",
     "ValidationFailed",
+    "from_library_error",
 ]
 
 
@@ -182,3 +183,33 @@ class ServiceUnavailable(GatewayError):
 
     status = 503
     code = "service_unavailable"
+
+
+def from_library_error(exc: Exception) -> GatewayError | None:
+    """The service error for a ``lexicons`` or ``labelers`` error; None for anything else."""
+    from labelers import (
+        CorruptFileError,
+        LabelConflictError,
+        LabelError,
+        LabelFormatError,
+        MissingFontError,
+        UnsupportedMediaError,
+    )
+    from lexicons import LexiconError
+
+    message = str(exc)
+    if isinstance(exc, LexiconError):
+        return ValidationFailed(message, code="lexicon_invalid")
+    if not isinstance(exc, LabelError):
+        return None
+    if isinstance(exc, UnsupportedMediaError):
+        return UnsupportedMedia(message)
+    if isinstance(exc, CorruptFileError):
+        return CorruptFile(message)
+    if isinstance(exc, LabelConflictError):
+        return ValidationFailed(message, code="label_conflict")
+    if isinstance(exc, LabelFormatError):
+        return ValidationFailed(message, code="label_invalid")
+    if isinstance(exc, MissingFontError):
+        return GatewayError(message, code="font_missing")
+    return GatewayError(message, code="label_failed")

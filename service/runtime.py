@@ -1,4 +1,4 @@
-"""The running service's state: settings, the current snapshot, recorder and upstream client.
+"""The running service's state: settings, the current snapshot and the recorder.
 
 A ``Snapshot`` (lexicons per lexicon-set combination + tenant registry + compiled policy
 tables) is immutable. ``Runtime.reload()`` builds a new one off the event loop, then swaps the
@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from service.config import Settings
 from service.tenants import DEFAULT_TENANT_ID, PolicyTable, Tenant, TenantRegistry
 
@@ -28,53 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("aigc_gateway.runtime")
 
 LexiconKey = tuple[str, ...]
-
-
-class NullRecorder:
-    """Stands in for ``service.records`` while it is absent: accepts events, keeps nothing."""
-
-    async def start(self) -> None:
-        return None
-
-    def submit(self, event: object) -> None:
-        return None
-
-    async def check_user(self, tenant_id: str, user_id: str | None) -> None:
-        return None
-
-    def ready(self) -> bool:
-        return True
-
-    async def stop(self) -> None:
-        return None
-
-
-def build_recorder(settings: Settings) -> Any:
-    """``service.records.build_recorder`` when the records package provides it."""
-    try:
-        from service.records import build_recorder as build
-    except ImportError as exc:  # package (or its export) not there yet
-        if getattr(exc, "name", None) not in (None, "service.records"):
-            raise
-        log.warning("service.records not available; records are not kept")
-        return NullRecorder()
-    return build(settings)
-
-
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one shared upstream client (connection pool for every proxied request)."""
-    proxy = settings.proxy
-    timeout = httpx.Timeout(proxy.timeout_s, connect=proxy.connect_timeout_s)
-    limits = httpx.Limits(
-        max_connections=proxy.max_connections, max_keepalive_connections=proxy.max_connections
-    )
-    if proxy.transport == "aiohttp":
-        # Measured against the demo upstream (50 concurrent, 1 client process): ~5x the
-        # requests/s of httpx's own httpcore pool, plain and streaming alike.
-        from httpx_aiohttp import AiohttpTransport
-
-        return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=timeout)
-    return httpx.AsyncClient(timeout=timeout, limits=limits)
 
 
 def _parent_chains(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
@@ -213,13 +164,11 @@ class Runtime:
         snapshot: Snapshot,
         *,
         recorder: Any,
-        http: httpx.AsyncClient,
         upstream_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.snapshot = snapshot
         self.recorder = recorder
-        self.http = http
         self.upstream_url = upstream_url if upstream_url is not None else settings.upstream
         self.started_at = time.time()
         self.reload_listeners: list[Callable[[Snapshot], None]] = []

@@ -16,7 +16,6 @@ from starlette.responses import Response
 from service.deps import RuntimeDep, TenantDep, get_request_id, header_user_id
 from service.errors import (
     BadRequest,
-    CorruptFile,
     EmptyText,
     GatewayError,
     InvalidJSON,
@@ -24,6 +23,7 @@ from service.errors import (
     ServiceUnavailable,
     UnsupportedMedia,
     ValidationFailed,
+    from_library_error,
 )
 from service.runtime import Runtime
 from service.tenants import Tenant
@@ -77,30 +77,6 @@ def label_settings(runtime: Runtime, tenant: Tenant | None = None) -> Any:
                                  code="label_config_invalid") from exc
 
 
-def to_gateway_error(exc: Exception) -> GatewayError:
-    """The service error for a ``labelers`` error."""
-    from labelers import (
-        CorruptFileError,
-        LabelConflictError,
-        LabelFormatError,
-        MissingFontError,
-        UnsupportedMediaError,
-    )
-
-    message = str(exc)
-    if isinstance(exc, UnsupportedMediaError):
-        return UnsupportedMedia(message)
-    if isinstance(exc, CorruptFileError):
-        return CorruptFile(message)
-    if isinstance(exc, LabelConflictError):
-        return ValidationFailed(message, code="label_conflict")
-    if isinstance(exc, LabelFormatError):
-        return ValidationFailed(message, code="label_invalid")
-    if isinstance(exc, MissingFontError):
-        return GatewayError(message, code="font_missing")
-    return GatewayError(message, code="label_failed")
-
-
 async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a labelers call in a thread (CPU-bound) and map its errors."""
     from labelers import LabelError
@@ -108,7 +84,7 @@ async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except LabelError as exc:
-        raise to_gateway_error(exc) from exc
+        raise from_library_error(exc) or GatewayError(str(exc)) from exc
 
 
 async def _upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None, dict]:

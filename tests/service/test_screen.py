@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from service.config import load_settings
 from service.moderation import screen_for
-from service.runtime import NullRecorder, Runtime, build_snapshot
+from service.runtime import Runtime, build_snapshot
 from tests.service.conftest import DRUGS, GAMBLING, write_lexicon
 
 
@@ -22,7 +22,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     # gambling masked on output, drugs only flagged on output: the policy overrides the lexicon
     policy = {"output": {GAMBLING: "mask", DRUGS: "flag"}}
     s = load_settings(lexicons=[d], data_dir=root / "var", policy=policy)
-    return Runtime(s, build_snapshot(s), recorder=NullRecorder(), http=None)  # type: ignore[arg-type]
+    return Runtime(s, build_snapshot(s), recorder=None)  # screening never records
 
 
 alphabet = st.sampled_from(list("网上赌场網賭場百家乐樂冰毒大麻 　天气好"))
