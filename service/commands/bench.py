@@ -1,14 +1,14 @@
 """``aigc-gateway bench``: load-test a deployment and run the library benchmarks.
 
 ``bench load`` is the load generator (``benchmarks.loadgen``); ``bench gateway``, ``matcher``,
-``labelers`` (and ``records`` when present) hand their arguments to ``benchmarks.<name>.main``.
+``labelers``, ``records`` and ``http-clients`` hand their arguments to
+``benchmarks.<name>.main`` (``-`` in a name becomes ``_`` in the module name).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from typing import Any
 
@@ -17,14 +17,8 @@ PASS_THROUGH = {
     "matcher": "lexicon matcher throughput against other Aho-Corasick libraries",
     "labelers": "labelers throughput per media format",
     "records": "compliance records write throughput",
+    "http-clients": "upstream HTTP clients side by side (httpx, httpx+aiohttp, aiohttp)",
 }
-
-
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def register(subparsers: Any) -> None:
@@ -45,8 +39,6 @@ def register(subparsers: Any) -> None:
     add_arguments(load)
     load.set_defaults(func=_run_load)
     for name, summary in PASS_THROUGH.items():
-        if name == "records" and not _present("benchmarks.records"):
-            continue
         # prefix_chars no option can start with: every argument goes to the benchmark's own
         # parser, ``--help`` included.
         sub = commands.add_parser(name, help=summary, add_help=False, prefix_chars="\x00")
@@ -61,7 +53,7 @@ def _run_load(args: argparse.Namespace) -> int:
 
 
 def _pass_through(args: argparse.Namespace) -> int:
-    module_name = f"benchmarks.{args.benchmark}"
+    module_name = "benchmarks." + args.benchmark.replace("-", "_")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
