@@ -61,6 +61,12 @@ class ProxySettings(_Section):
     media_timeout_s: float = Field(default=30.0, gt=0)  # image URL fetch time limit
 
 
+# Syntactically valid TC260-PG-20252A codes with an all-zero subject code, used in --demo only
+# so that demo labels are well-formed; a deployment must configure its own code.
+DEMO_PRODUCER_CODE = "0011" + "0" * 18 + "10000"
+DEMO_PROPAGATOR_CODE = "0011" + "0" * 18 + "20000"
+
+
 class LabelsSettings(_Section):
     """Global label settings (owned by the labels routes; extend here)."""
 
@@ -209,6 +215,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
+        if self.demo:
+            self.labels.producer_code = self.labels.producer_code or DEMO_PRODUCER_CODE
+            self.labels.propagator_code = self.labels.propagator_code or DEMO_PROPAGATOR_CODE
         if self.database is None:
             self.database = f"sqlite:///{self.data_dir / 'aigc-gateway.sqlite3'}"
         token = self.admin_token.get_secret_value() if self.admin_token else None

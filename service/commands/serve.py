@@ -124,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
     demo = None
     if settings.demo or settings.upstream is None:
         demo = _start_demo_upstream()
-        if demo is not None:
+        if demo is not None:  # no model API configured: this is the demo case of DESIGN §3.1
             overrides["upstream"] = demo.url
+            overrides["demo"] = True
             settings = load_settings(**overrides)
             log.info("demo upstream started", extra={"url": demo.url})
 
@@ -138,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
             "no tenants configured: authentication is off while listening on %s; "
             "configure [[tenants]] before exposing the gateway",
             settings.host,
+        )
+
+    if settings.labels.enabled and not settings.labels.producer_code:
+        log.warning(
+            "labels.producer_code is not set: implicit labels carry an empty ContentProducer "
+            "and /label refuses files; set your TC260-PG-20252A provider code"
         )
 
     # Compile once here: fail fast with a clear message, and warm the on-disk cache so that

@@ -30,9 +30,6 @@ from service.tenants import Tenant
 
 router = APIRouter(tags=["labels"])
 
-# Syntactically valid codes for ``--demo`` only (subject code all zeros).
-DEMO_PRODUCER_CODE = "0011" + "0" * 18 + "10000"
-DEMO_PROPAGATOR_CODE = "0011" + "0" * 18 + "20000"
 _ID = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 T = TypeVar("T")
 
@@ -44,11 +41,9 @@ def label_settings(runtime: Runtime, tenant: Tenant | None = None) -> Any:
     cfg = runtime.settings.labels
     mine = tenant.labels if tenant is not None else None
     producer = (mine.producer_code if mine and mine.producer_code else None) or cfg.producer_code
-    if not producer:
-        if not runtime.settings.demo:
-            raise ServiceUnavailable("Labeling needs labels.producer_code (the TC260 provider "
-                                     "code of this service) in the configuration.")
-        producer = DEMO_PRODUCER_CODE
+    if not producer:  # --demo sets demo codes in config.Settings
+        raise ServiceUnavailable("Labeling needs labels.producer_code (the TC260 provider "
+                                 "code of this service) in the configuration.")
     signing = None
     try:
         if cfg.signing == "hmac-sha256":
@@ -198,7 +193,7 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
 
     settings = label_settings(runtime, tenant)
     cfg = runtime.settings.labels
-    code = cfg.propagator_code or (DEMO_PROPAGATOR_CODE if runtime.settings.demo else "")
+    code = cfg.propagator_code
     if not code:
         raise ServiceUnavailable("Propagation needs labels.propagator_code in the configuration.")
     data, filename, declared, fields = await _upload(request, cfg.max_upload_bytes)

@@ -117,3 +117,16 @@ def test_reloaded_reads_the_file_again(tmp_path: Path) -> None:
     write(cfg, "port = 9005\n")
     again = s.reloaded()
     assert (again.port, again.host) == (9005, "0.0.0.0")
+
+
+def test_demo_labels_carry_well_formed_provider_codes() -> None:
+    """In --demo the proxy's and /label's records name a valid (all-zero subject) code."""
+    from labelers import LabelRecord, check_provider_code
+
+    s = load_settings(demo=True)
+    assert check_provider_code(s.labels.producer_code, role="producer") == []
+    assert check_provider_code(s.labels.propagator_code, role="propagator") == []
+    LabelRecord(label="1", content_producer=s.labels.producer_code, produce_id="x")
+    assert load_settings().labels.producer_code == ""  # never outside demo
+    configured = load_settings(demo=True, labels={"producer_code": "001191110108MA01C5XT0100000"})
+    assert configured.labels.producer_code == "001191110108MA01C5XT0100000"
