@@ -31,8 +31,8 @@ from typing import Any
 from ..errors import CorruptFileError, UnsupportedMediaError
 from ..record import LabelRecord
 from ..settings import LabelSettings
+from . import xmp as xmp_packets
 from .base import FoundRecord
-from .xmp import find_aigc, merge_aigc, new_packet
 
 __all__ = [
     "MIRRORS",
@@ -166,12 +166,7 @@ def _pdf_read(data: bytes) -> list[FoundRecord]:
     except Exception as exc:  # pypdf raises many types on broken object graphs
         raise CorruptFileError(f"corrupt PDF metadata: {exc}") from exc
     if xmp:
-        try:
-            hits = find_aigc(xmp)
-        except ValueError:
-            hits = []
-        for text, problems in hits:
-            found.append(FoundRecord.from_raw("pdf:xmp", text, problems=problems))
+        found += xmp_packets.records_from_packet(xmp, "pdf:xmp")
     return found
 
 
@@ -187,18 +182,18 @@ def _pdf_write(data: bytes, record: LabelRecord) -> bytes:
         packet = None
         if old:
             try:
-                packet = merge_aigc(old.decode("utf-8"), record.to_json())
-            except (ValueError, UnicodeDecodeError):
+                packet = xmp_packets.merge_packet(old, record.to_json(), label=record.label)
+            except ValueError:
                 packet = None  # unreadable XMP: leave it, Info still carries the record
         else:
-            packet = new_packet(record.to_json())
+            packet = xmp_packets.new_packet(record.to_json(), digital_source=record.label == "1")
         current = writer._root_object.get("/Metadata")
         if packet is not None and current is not None:
             # Edit the stream in place so no stale copy of the record stays in the file.
-            current.get_object().set_data(packet.encode("utf-8"))
+            current.get_object().set_data(packet)
         elif packet is not None:
             stream = StreamObject()
-            stream.set_data(packet.encode("utf-8"))
+            stream.set_data(packet)
             stream[NameObject("/Type")] = NameObject("/Metadata")
             stream[NameObject("/Subtype")] = NameObject("/XML")
             writer._root_object[NameObject("/Metadata")] = writer._add_object(stream)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import CorruptFileError
-from . import image_xmp
+from . import xmp
 from .base import FoundRecord
 
 __all__ = ["Block", "dimensions", "frame_count", "parse", "read", "write"]
@@ -111,7 +111,7 @@ def read(data: bytes) -> list[FoundRecord]:
     for block in parse(data)[1]:
         packet = _packet(block)
         if packet is not None:
-            found += image_xmp.records_from_packet(packet)
+            found += xmp.records_from_packet(packet)
     return found
 
 
@@ -126,11 +126,11 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
             out.append(block)
             continue
         try:
-            packet = image_xmp.merge_packet(packet, None if merged else json_text, label=label)
-        except image_xmp.XmpError as exc:
+            packet = xmp.merge_packet(packet, None if merged else json_text, label=label)
+        except xmp.XmpError as exc:
             raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
         out.append(_xmp_block(packet))
         merged = True
     if not merged:
-        out.insert(0, _xmp_block(image_xmp.new_packet(json_text, digital_source=label == "1")))
+        out.insert(0, _xmp_block(xmp.new_packet(json_text, digital_source=label == "1")))
     return b"GIF89a" + header[6:] + b"".join(b.raw for b in out) + b"\x3b"

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import CorruptFileError, UnsupportedMediaError
-from . import image_exif, image_xmp
+from . import image_exif, xmp
 from .base import FoundRecord
 
 __all__ = ["Segment", "dimensions", "read", "split", "write"]
@@ -114,18 +114,18 @@ def read(data: bytes) -> list[FoundRecord]:
         if seg.marker != 0xE1:
             continue
         if seg.payload.startswith(XMP_ID):
-            found += image_xmp.records_from_packet(seg.payload[len(XMP_ID) :])
+            found += xmp.records_from_packet(seg.payload[len(XMP_ID) :])
         elif seg.payload.startswith(EXIF_ID):
             found += image_exif.records_from_exif(seg.payload[len(EXIF_ID) :])
     for packet in _extended_packets(segments):
-        found += image_xmp.records_from_packet(packet, "xmp:extended")
+        found += xmp.records_from_packet(packet, "xmp:extended")
     return found
 
 
 def write(data: bytes, json_text: str, label: str) -> bytes:
     """The JPEG with exactly one AIGC record in its standard XMP segment; SOS onward unchanged."""
     segments, rest = split(data)
-    if any(image_xmp.find_properties_lenient(p)[0] for p in _extended_packets(segments)):
+    if any(xmp.find_properties_lenient(p)[0] for p in _extended_packets(segments)):
         raise UnsupportedMediaError(
             "JPEG carries an AIGC property in extended XMP; rewriting extended XMP is not supported"
         )
@@ -135,8 +135,8 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
         if seg.marker == 0xE1 and seg.payload.startswith(XMP_ID):
             packet = seg.payload[len(XMP_ID) :]
             try:
-                packet = image_xmp.merge_packet(packet, None if merged else json_text, label=label)
-            except image_xmp.XmpError as exc:
+                packet = xmp.merge_packet(packet, None if merged else json_text, label=label)
+            except xmp.XmpError as exc:
                 raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
             out.append(_xmp_segment(packet))
             merged = True
@@ -153,7 +153,7 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
             or (out[at].marker == 0xE1 and out[at].payload.startswith(EXIF_ID))
         ):
             at += 1
-        packet = image_xmp.new_packet(json_text, digital_source=label == "1")
+        packet = xmp.new_packet(json_text, digital_source=label == "1")
         out.insert(at, _xmp_segment(packet))
     return b"\xff\xd8" + b"".join(s.to_bytes() for s in out) + rest
 

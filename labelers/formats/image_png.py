@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 
 from ..errors import CorruptFileError
-from . import image_exif, image_xmp
+from . import image_exif, xmp
 from .base import FoundRecord
 
 __all__ = ["SIGNATURE", "Chunk", "build", "dimensions", "is_animated", "parse", "read", "write"]
@@ -134,7 +134,7 @@ def read(data: bytes) -> list[FoundRecord]:
             continue
         keyword, payload, utf8 = text
         if keyword == XMP_KEYWORD:
-            found += image_xmp.records_from_packet(payload)
+            found += xmp.records_from_packet(payload)
         elif _is_aigc_keyword(keyword):
             problems = []
             if not utf8 and any(b > 0x7E for b in payload):
@@ -168,18 +168,18 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
         if keyword == XMP_KEYWORD:
             try:
                 if merged is None:
-                    merged = image_xmp.merge_packet(payload, json_text, label=label)
+                    merged = xmp.merge_packet(payload, json_text, label=label)
                     if index < first_idat:
                         placed_at = len(out)
                         out.append(_xmp_chunk(merged))
                 else:  # a second XMP packet (invalid, but seen): keep it minus AIGC
-                    out.append(_xmp_chunk(image_xmp.merge_packet(payload, None)))
-            except image_xmp.XmpError as exc:
+                    out.append(_xmp_chunk(xmp.merge_packet(payload, None)))
+            except xmp.XmpError as exc:
                 raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
         elif not _is_aigc_keyword(keyword):
             out.append(c)
     if merged is None:
-        merged = image_xmp.new_packet(json_text, digital_source=label == "1")
+        merged = xmp.new_packet(json_text, digital_source=label == "1")
     if placed_at is None:
         out.insert(1, _xmp_chunk(merged))
     return build(out)

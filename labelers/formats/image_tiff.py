@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CorruptFileError, UnsupportedMediaError
-from . import image_exif, image_xmp
+from . import image_exif, xmp
 from .base import FoundRecord
 
 __all__ = ["dimensions", "is_tiff", "read", "write"]
@@ -127,7 +127,7 @@ def read(data: bytes) -> list[FoundRecord]:
     found: list[FoundRecord] = []
     span = _xmp_span(data)
     if span is not None:
-        found += image_xmp.records_from_packet(data[span[0] : span[0] + span[1]])
+        found += xmp.records_from_packet(data[span[0] : span[0] + span[1]])
     found += image_exif.records_from_exif(data)
     return found
 
@@ -144,19 +144,19 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
         data = data[: span[0]]
         out = bytearray(image_exif.blank(data, image_exif.find_aigc(data)))
         try:
-            packet = image_xmp.merge_packet(old, json_text, label=label)
-        except image_xmp.XmpError as exc:
+            packet = xmp.merge_packet(old, json_text, label=label)
+        except xmp.XmpError as exc:
             raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
         return _append(out, endian, packet, entries, next_ifd)
     out = bytearray(image_exif.blank(data, image_exif.find_aigc(data)))
     try:
         if span is None:
-            packet = image_xmp.new_packet(json_text, digital_source=label == "1")
+            packet = xmp.new_packet(json_text, digital_source=label == "1")
         else:
             old = data[span[0] : span[0] + span[1]]
-            packet = image_xmp.merge_packet(old, json_text, label=label)
+            packet = xmp.merge_packet(old, json_text, label=label)
             out[span[0] : span[0] + span[1]] = bytes(span[1])
-    except image_xmp.XmpError as exc:
+    except xmp.XmpError as exc:
         raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
     return _append(out, endian, packet, entries, next_ifd)
 

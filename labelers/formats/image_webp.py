@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import CorruptFileError
-from . import image_exif, image_xmp
+from . import image_exif, xmp
 from .base import FoundRecord
 
 __all__ = ["Chunk", "build", "dimensions", "is_animated", "parse", "read", "write"]
@@ -116,7 +116,7 @@ def read(data: bytes) -> list[FoundRecord]:
     found: list[FoundRecord] = []
     for c in parse(data):
         if c.fourcc == b"XMP ":
-            found += image_xmp.records_from_packet(c.data)
+            found += xmp.records_from_packet(c.data)
         elif c.fourcc == b"EXIF":
             found += image_exif.records_from_exif(_exif_tiff(c)[1])
     return found
@@ -135,8 +135,8 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
     for c in chunks:
         if c.fourcc == b"XMP ":
             try:
-                packet = image_xmp.merge_packet(c.data, None if merged else json_text, label=label)
-            except image_xmp.XmpError as exc:
+                packet = xmp.merge_packet(c.data, None if merged else json_text, label=label)
+            except xmp.XmpError as exc:
                 raise CorruptFileError(f"existing XMP cannot be merged: {exc}") from None
             out.append(Chunk(c.fourcc, packet))
             merged = True
@@ -150,7 +150,7 @@ def write(data: bytes, json_text: str, label: str) -> bytes:
         at = len(out)
         while at > 1 and out[at - 1].fourcc not in (b"VP8 ", b"VP8L", b"ALPH", b"ANMF", b"EXIF"):
             at -= 1
-        out.insert(at, Chunk(b"XMP ", image_xmp.new_packet(json_text, digital_source=label == "1")))
+        out.insert(at, Chunk(b"XMP ", xmp.new_packet(json_text, digital_source=label == "1")))
     flags = out[0].data[0] | _XMP_FLAG
     if any(c.fourcc == b"EXIF" for c in out):
         flags |= _EXIF_FLAG

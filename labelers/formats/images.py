@@ -6,7 +6,7 @@ The format module interface is described in :mod:`labelers.formats.base`.
   them). HEIF/AVIF and BMP are not claimed and fall through to UnsupportedMediaError.
 - ``write_implicit``: the record (bare JSON) goes into XMP under the TC260 namespace, merged
   into the existing packet, plus ``Iptc4xmpExt:DigitalSourceType`` = trainedAlgorithmicMedia for
-  Label "1" (:mod:`.image_xmp`). Work is done at container level (:mod:`.image_png`,
+  Label "1" (:mod:`.xmp`). Work is done at container level (:mod:`.image_png`,
   :mod:`.image_jpeg`, :mod:`.image_webp`, :mod:`.image_gif`, :mod:`.image_tiff`): pixels and compressed image data are copied byte
   for byte; a JPEG is never re-encoded for metadata.
 - ``read_implicit``: every carrier (XMP with any prefix bound to the namespace, element or
