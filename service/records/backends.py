@@ -9,8 +9,10 @@ IMMEDIATE``), so several processes sharing one file serialise their appends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +23,8 @@ from typing import Any
 __all__ = ["Backend", "PostgresBackend", "SqliteBackend", "Tx", "backend_for_url", "sqlite_path"]
 
 Row = tuple[Any, ...]
+
+log = logging.getLogger("aigc_gateway.records")
 
 
 class Tx(ABC):
@@ -92,6 +96,40 @@ def backend_for_url(url: str) -> Backend:
     raise ValueError(f"unsupported database URL (use sqlite:///PATH or postgresql://...): {url!r}")
 
 
+BUSY_TIMEOUT_S = 15.0  # how long a SQLite statement waits for another process's lock
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(exc)
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for other connections like any statement does.
+
+    Switching a file to WAL takes an exclusive lock, and SQLite does not call the busy
+    handler for it: when another process opens (and switches) the same new file at the same
+    moment, the pragma fails at once with ``database is locked``. Retry it for as long as
+    ``busy_timeout`` would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.001
+    while True:
+        try:
+            row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    mode = str(row[0]).lower() if row else "?"
+    if mode != "wal":
+        log.warning("records SQLite %s: journal mode is %s, not wal", path, mode)
+
+
 class _SqliteTx(Tx):
     def __init__(self, backend: SqliteBackend) -> None:
         self._b = backend
@@ -125,10 +163,16 @@ class SqliteBackend(Backend):
 
         def connect() -> sqlite3.Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 15000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                _enable_wal(conn, self.path)
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                conn.close()
+                raise
             return conn
 
         loop = asyncio.get_running_loop()

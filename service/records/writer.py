@@ -95,8 +95,13 @@ class Writer:
         self.spool.close()
 
     async def flush(self) -> None:
-        """Write everything queued now (tests, CLI): one writer cycle, awaited."""
-        await self._cycle(final=False)
+        """Write everything queued now (tests, CLI, admin reads): one writer cycle, awaited.
+
+        While degraded it retries the database at once (not after ``retry_interval_s``) and
+        replays the spool first, so that when it returns every record submitted before is in
+        the database, unless the database still does not answer (then they are in the spool).
+        """
+        await self._cycle(final=False, retry_now=True)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -114,16 +119,16 @@ class Writer:
             except Exception:  # keep the writer alive whatever happens
                 log.exception("records writer cycle failed")
 
-    async def _cycle(self, *, final: bool) -> None:
+    async def _cycle(self, *, final: bool, retry_now: bool = False) -> None:
         # one cycle at a time: flush() waits for a batch the task has in flight
         async with self._cycle_lock:
-            await self._cycle_once(final=final)
+            await self._cycle_once(final=final, retry_now=retry_now)
 
-    async def _cycle_once(self, *, final: bool) -> None:
+    async def _cycle_once(self, *, final: bool, retry_now: bool = False) -> None:
         await self._sync_spool()
         if self.degraded:
             due = time.monotonic() - self._last_try >= self.settings.retry_interval_s
-            if final or due:
+            if final or retry_now or due:
                 await self._try_open()
         if not self.degraded and self._spool_pending:
             await self._replay()
