@@ -32,7 +32,7 @@ __all__ = [
     "store_cached",
 ]
 
-_CACHE_FORMAT = 4
+_CACHE_FORMAT = 5
 
 
 class Entry(NamedTuple):
@@ -82,9 +82,12 @@ class EntryTable:
 
 
 class KeyEntries:
-    """Entry ids of each key id, as flat numpy arrays (``flat[off[k] : off[k] + nent[k]]``)."""
+    """Entry ids of each key id, as flat numpy arrays (``flat[off[k] : off[k] + nent[k]]``).
 
-    __slots__ = ("flat", "nent", "off")
+    ``memo`` is a per-process cache that the streaming scanner fills per key id (not pickled).
+    """
+
+    __slots__ = ("flat", "memo", "nent", "off")
 
     def __init__(self, key_entries: list[list[int]]) -> None:
         self.nent = np.array([len(e) for e in key_entries], dtype=np.int64)
@@ -92,6 +95,7 @@ class KeyEntries:
         if len(key_entries) > 1:
             np.cumsum(self.nent[:-1], out=self.off[1:])
         self.flat = np.array([i for e in key_entries for i in e], dtype=np.int64)
+        self.memo: dict = {}
 
     def __getitem__(self, kid: int) -> list[int]:
         o = int(self.off[kid])
@@ -102,6 +106,7 @@ class KeyEntries:
 
     def __setstate__(self, state) -> None:
         self.flat, self.nent, self.off = state
+        self.memo = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +120,8 @@ class Compiled:
     key_entries: KeyEntries  # deny entries of each key id
     key_allow: tuple[bool, ...]  # key is (also) an allow-list phrase
     entries: EntryTable
-    first_chars: frozenset[str]  # first characters of the keys (root children)
-    prefix2: frozenset[str]  # first two characters of the keys of 2+ characters
+    open_prefixes: frozenset[str]  # every proper prefix of a key (a longer key may follow)
+    open_prefix_ends: dict[str, int]  # last character of an open prefix -> its longest length
     max_key_len: int  # longest key, deny or allow
     max_term_length: int  # longest deny key
     term_count: int  # number of (term, category) pairs from the files, pinyin excluded
@@ -224,6 +229,11 @@ def compile_sources(
         automaton.add_word(key.encode("utf-8").decode("latin-1"), kid)
     automaton.make_automaton()
     key_len = tuple(len(key) for key, _ in keys)
+    open_prefixes = frozenset(key[:i] for key, _ in keys for i in range(1, len(key)))
+    open_prefix_ends: dict[str, int] = {}
+    for p in open_prefixes:
+        if len(p) > open_prefix_ends.get(p[-1], 0):
+            open_prefix_ends[p[-1]] = len(p)
     deny_lens = [key_len[kid] for kid, ents in enumerate(key_entries) if ents]
     return Compiled(
         version=version,
@@ -233,8 +243,8 @@ def compile_sources(
         key_entries=KeyEntries(key_entries),
         key_allow=tuple(key_allow),
         entries=EntryTable(entries),
-        first_chars=frozenset(key[0] for key, _ in keys),
-        prefix2=frozenset(key[:2] for key, _ in keys if len(key) > 1),
+        open_prefixes=open_prefixes,
+        open_prefix_ends=open_prefix_ends,
         max_key_len=max(key_len, default=0),
         max_term_length=max(deny_lens, default=0),
         term_count=len(data.entries),

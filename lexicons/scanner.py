@@ -1,7 +1,8 @@
 """Matching: one incremental core shared by the one-shot scan and the streaming scanner.
 
 The core turns original text into the compact view (normalize.py), runs the automaton over it
-(carrying its state across chunks in streaming), and turns raw hits into final matches once
+(in streaming: daachorse over each chunk plus the last max_key_len - 1 compact characters, or
+a pyahocorasick iterator carried across chunks), and turns raw hits into final matches once
 nothing that arrives later can change them: an allow-list phrase still in progress, or the
 right-hand context needed by ``match=word``. Fed a whole text at once, the core is also the
 one-shot scan; when daachorse is installed, one-shot scans use it instead, with the same
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from itertools import chain, islice
+from itertools import chain
 
 import numpy as np
 
 from .compiled import Compiled, Entry
-from .normalize import NoiseCarry, compact_segment, compact_small
+from .normalize import NoiseCarry, compact_segment, compact_small, compact_stream, kept_offsets
 from .wordseg import WINDOW, is_latin_alnum, on_word_boundaries
 
 __all__ = ["Match", "StreamOutput", "StreamScanner", "mask_text"]
@@ -52,6 +53,17 @@ class StreamOutput:
 
 # Slot setters: the fast path builds frozen Matches without the (slow) frozen ``__init__``.
 _FIELD_SETTERS = tuple(getattr(Match, f).__set__ for f in Match.__dataclass_fields__)
+_SET_OUT_TEXT = StreamOutput.text.__set__
+_SET_OUT_MATCHES = StreamOutput.matches.__set__
+_new = object.__new__
+
+
+def _output(text: str, matches: list[Match]) -> StreamOutput:
+    """``StreamOutput(text, matches)`` without the frozen ``__init__`` (once per chunk)."""
+    out = _new(StreamOutput)
+    _SET_OUT_TEXT(out, text)
+    _SET_OUT_MATCHES(out, matches)
+    return out
 
 
 def _sort_key(m: Match) -> tuple[int, int, str, str]:
@@ -102,8 +114,25 @@ def _word_ok(entry: Entry, text: str, tb: int, total: int, os_: int, oe: int) ->
     return on_word_boundaries(window, os_ - ws, oe - ws, not entry.latin_start, not entry.latin_end)
 
 
+def _key_info(c: Compiled, kid: int) -> tuple[tuple[Entry, ...], int]:
+    """The deny entries of key ``kid`` and the right-hand context (characters) a ``match=word``
+    entry among them needs before the hit can be decided (0: none is ``match=word``)."""
+    info = c.key_entries.memo.get(kid)
+    if info is None:
+        entries = tuple(c.entries[i] for i in c.key_entries[kid])
+        need = 0
+        if any(e.word for e in entries):
+            need = WINDOW if any(not (e.latin_start and e.latin_end) for e in entries) else 1
+        info = c.key_entries.memo[kid] = (entries, need)
+    return info
+
+
+#: Streams match with daachorse when it is installed (False: always pyahocorasick).
+STREAM_DAACHORSE = True
 #: Segments up to this length are normalised in pure Python (numpy costs more per call).
 SMALL_SEGMENT = 256
+#: The stream's context buffer is cut once this many characters lie before what is needed.
+_TRIM = 128
 
 
 class _Core:
@@ -119,8 +148,18 @@ class _Core:
         self.cpos = 0  # compact characters produced
         self.byte_base = 0  # automaton input consumed (bytes as latin-1 chars)
         self.empty = compiled.max_key_len == 0  # no terms at all: nothing to match
-        self.iter = compiled.automaton.iter("") if streaming and not self.empty else None
-        self.hist: list[int] = []  # original offsets of the last compact characters
+        # Streams match with daachorse (when installed) over the new compact text plus the
+        # last max_key_len - 1 compact characters before it, which catches every key that
+        # ends in the new text; otherwise with a pyahocorasick iterator carried across chunks.
+        fast = compiled.fast if STREAM_DAACHORSE else None
+        self.find = fast.automaton.find_overlapping if streaming and fast is not None else None
+        self.iter = None
+        if streaming and not self.empty and self.find is None:
+            self.iter = compiled.automaton.iter("")
+        # original offsets of the last compact characters; None: not computed yet, they are
+        # those of the last kept characters of the folded segment in `hist_src` (see _hist)
+        self.hist: list[int] | range | None = []
+        self.hist_src: tuple[str, int, int] = ("", 0, 0)  # folded, base, compact length
         self.recent = ""  # the last compact characters (for the automaton depth)
         self.pending: list[tuple[int, int, int, int, int]] = []  # cs, ce, os, oe, key id
         self.allows: list[tuple[int, int]] = []  # compact spans of allow-list hits
@@ -129,6 +168,54 @@ class _Core:
         self.fut = 0  # last answer of _future_start
 
     # -- input -------------------------------------------------------------------------------
+
+    def push_small(self, segment: str) -> None:
+        """``push`` for a short stream delta (the per-chunk hot path of ``feed``)."""
+        base = self.total
+        self.text += segment
+        self.total = base + len(segment)
+        if self.empty:
+            return
+        compact, orig = compact_stream(segment, base, self.carry)
+        if not compact:
+            return
+        keep = self.c.max_key_len
+        find = self.find
+        if find is not None:  # _find_new, inlined
+            prefix = self.recent[1 - keep :] if keep > 1 else ""
+            hits = find(prefix + compact)
+            if hits:
+                p = len(prefix)
+                hits = [(e - 1 - p, kid) for _, e, kid in hits if e > p]
+        else:
+            data = compact if compact.isascii() else compact.encode("utf-8").decode("latin-1")
+            it = self.iter
+            it.set(data, False)
+            hits = list(it)
+        if orig.__class__ is str:  # the folded segment: offsets only when needed
+            if not hits and len(compact) >= keep:
+                if find is None:
+                    self.byte_base += len(data)
+                self.cpos += len(compact)
+                self.hist = None
+                self.hist_src = (orig, base, len(compact))
+                self.recent = compact[-keep:]
+                return
+            orig = kept_offsets(orig, base)
+        if find is not None:
+            if hits:
+                self._record_chars(hits, orig)
+        else:
+            if hits:
+                self._record(hits, data, None, orig)
+            self.byte_base += len(data)
+        self.cpos += len(compact)
+        if len(compact) >= keep:
+            self.hist = orig[-keep:]
+            self.recent = compact[-keep:]
+        else:
+            self.hist = ([*self._hist(), *orig])[-keep:]
+            self.recent = (self.recent + compact)[-keep:]
 
     def push(self, segment: str) -> None:
         base = self.total
@@ -146,6 +233,13 @@ class _Core:
             if not codes.size:
                 return
             compact = codes.tobytes().decode("utf-32-le")
+        if self.find is not None:
+            hits = self._find_new(compact, self.c.max_key_len)
+            if hits:
+                self._record_chars(hits, orig)
+            self.cpos += len(compact)
+            self._keep_tail(compact, orig)
+            return
         data = compact if compact.isascii() else compact.encode("utf-8").decode("latin-1")
         if self.iter is not None:
             self.iter.set(data, False)
@@ -157,13 +251,27 @@ class _Core:
         self.cpos += len(compact)
         self.byte_base += len(data)
         if self.streaming:
-            keep = self.c.max_key_len
-            tail = orig[-keep:]
-            self.hist = (self.hist + (tail if isinstance(tail, list) else tail.tolist()))[-keep:]
-            self.recent = (self.recent + compact[-keep:])[-keep:]
+            self._keep_tail(compact, orig)
+
+    def _keep_tail(self, compact: str, orig) -> None:
+        keep = self.c.max_key_len
+        tail = orig[-keep:]
+        tail = tail if isinstance(tail, list) else tail.tolist()
+        self.hist = ([*self._hist(), *tail])[-keep:]
+        self.recent = (self.recent + compact[-keep:])[-keep:]
+
+    def _find_new(self, compact: str, keep: int) -> list[tuple[int, int]]:
+        """daachorse hits that end in ``compact`` (the new compact text) as (index of the
+        last character in ``compact``, key id); keys are at most ``keep`` characters long."""
+        prefix = self.recent[1 - keep :] if keep > 1 else ""
+        found = self.find(prefix + compact)
+        if not found:
+            return found
+        p = len(prefix)
+        return [(e - 1 - p, kid) for _, e, kid in found if e > p]
 
     def _record(self, hits, data: str, codes, orig) -> None:
-        c = self.c
+        """Record pyahocorasick hits (end byte offsets) over ``data``."""
         bb = self.byte_base
         if len(data) == (len(codes) if codes is not None else len(orig)):  # all ASCII
             last = [h[0] - bb for h in hits]
@@ -173,44 +281,64 @@ class _Core:
             ends = np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits)) + 1 - bb
             nbytes = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
             last = np.searchsorted(np.cumsum(nbytes), ends).tolist()
-        hist_base = self.cpos - len(self.hist)
-        for (_, kid), le in zip(hits, last, strict=True):
+        self._record_chars(zip(last, [kid for _, kid in hits], strict=True), orig)
+
+    def _record_chars(self, hits, orig) -> None:
+        """Record hits given as (index of the last character in the new compact text, key
+        id); ``orig`` holds the original offsets of the new compact characters."""
+        c = self.c
+        hist = self._hist()
+        hist_base = self.cpos - len(hist)
+        for le, kid in hits:
             ls = le - c.key_len[kid] + 1
-            os_ = int(orig[ls]) if ls >= 0 else self.hist[self.cpos + ls - hist_base]
+            os_ = int(orig[ls]) if ls >= 0 else hist[self.cpos + ls - hist_base]
             oe = int(orig[le]) + 1
             cs, ce = self.cpos + ls, self.cpos + le
             if c.key_allow[kid]:
                 self.allows.append((cs, ce))
-            if c.key_entries[kid]:
+            if _key_info(c, kid)[0]:
                 self.pending.append((cs, ce, os_, oe, kid))
 
     # -- output ------------------------------------------------------------------------------
 
     def _future_start(self) -> int:
         """Compact index where the earliest hit still to come may start: the start of the
-        longest suffix of the compact text that is a prefix of some key (the automaton depth).
-        It never moves backwards, so only positions after the previous answer are tried."""
+        longest suffix of the compact text that is a proper prefix of some key (a complete key
+        that nothing extends is not in progress: its own hit is already recorded). It never
+        moves backwards, so only positions after the previous answer are tried."""
         recent = self.recent
+        cpos = self.cpos
+        longest = self.c.open_prefix_ends.get(recent[-1:])  # the suffix must end there
+        if longest is None:
+            self.fut = cpos
+            return cpos
         n = len(recent)
-        first, prefix2 = self.c.first_chars, self.c.prefix2
-        match = self.c.automaton.match
-        auto = self.c.automaton
-        lo = max(0, self.fut - (self.cpos - n))
-        starts = [i for i in range(lo, n - 1) if recent[i : i + 2] in prefix2]
-        if n > lo and recent[-1] in first:
-            starts.append(n - 1)
-        for i in starts:
-            suffix = recent[i:].encode("utf-8").decode("latin-1")
-            # a prefix of a longer key is in progress; a complete key that nothing extends is
-            # not (its own hit is already recorded)
-            if match(suffix) and any(len(k) > len(suffix) for k in islice(auto.keys(suffix), 2)):
-                self.fut = self.cpos - (n - i)
-                return self.fut
-        self.fut = self.cpos
-        return self.fut
+        prefixes = self.c.open_prefixes
+        i = max(self.fut - cpos + n, n - longest, 0)
+        while i < n and recent[i:] not in prefixes:
+            i += 1
+        self.fut = fut = cpos - n + i
+        return fut
 
     def _orig_of(self, cidx: int) -> int:
-        return self.hist[cidx - (self.cpos - len(self.hist))]
+        back = self.cpos - cidx  # 1: the last compact character
+        if self.hist is None:
+            folded, base, _ = self.hist_src
+            j = len(folded)
+            while back:
+                j -= 1
+                if folded[j] > "\x02":
+                    back -= 1
+            return base + j
+        return self.hist[-back]
+
+    def _hist(self) -> list[int] | range:
+        hist = self.hist
+        if hist is None:
+            folded, base, n = self.hist_src
+            keep = self.c.max_key_len
+            hist = self.hist = kept_offsets(folded, base, n - keep)
+        return hist
 
     def advance(self, final: bool) -> tuple[list[Match], int]:
         """Finalise what can be finalised; return (matches to release, release bound)."""
@@ -248,11 +376,9 @@ class _Core:
         cs, ce, os_, oe, kid = hit
         if not final and cs >= fut_c:
             return False  # an allow-list phrase containing this hit may still be in progress
-        entries = [self.c.entries[i] for i in self.c.key_entries[kid]]
-        if not final and any(e.word for e in entries):
-            need = WINDOW if any(not (e.latin_start and e.latin_end) for e in entries) else 1
-            if self.total < oe + need:
-                return False
+        entries, need = _key_info(self.c, kid)
+        if not final and need and self.total < oe + need:
+            return False
         for a_s, a_e in self.allows:
             if a_s <= cs and a_e >= ce:
                 return True
@@ -264,18 +390,17 @@ class _Core:
                 variant = "pinyin"
             else:
                 variant = "exact" if span == entry.term else "normalized"
-            self.ready.append(
-                Match(
-                    entry.term,
-                    entry.category,
-                    os_,
-                    oe,
-                    span,
-                    entry.action,
-                    entry.severity,
-                    variant,
-                )
-            )
+            m = _new(Match)  # Match(...) without the frozen __init__
+            s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
+            s_term(m, entry.term)
+            s_cat(m, entry.category)
+            s_start(m, os_)
+            s_end(m, oe)
+            s_text(m, span)
+            s_action(m, entry.action)
+            s_sev(m, entry.severity)
+            s_var(m, variant)
+            self.ready.append(m)
         return True
 
     def _word_ok(self, entry: Entry, os_: int, oe: int) -> bool:
@@ -287,7 +412,7 @@ class _Core:
         self.released = bound
         low = min(bound, min(h[2] for h in self.pending)) if self.pending else bound
         keep_from = max(0, low - WINDOW - 1)
-        if keep_from - self.text_base > 4096:
+        if keep_from - self.text_base > _TRIM:
             self.text = self.text[keep_from - self.text_base :]
             self.text_base = keep_from
         return chunk
@@ -408,16 +533,39 @@ class StreamScanner:
         """Scan the next chunk of the stream."""
         if self._closed:
             raise ValueError("feed() after flush()")
-        if not isinstance(chunk, str):
+        if chunk.__class__ is not str and not isinstance(chunk, str):
             raise TypeError("chunk must be str")
+        core = self._core
         if chunk:
-            self._core.push(chunk)
-        return self._emit(final=False)
+            if len(chunk) <= SMALL_SEGMENT:
+                core.push_small(chunk)
+            else:
+                core.push(chunk)
+        if core.pending or core.ready or core.allows or self._spans:
+            return self._emit(final=False)
+        # Fast path: no hit in flight, nothing to mask: release up to the possible term start.
+        fut = core._future_start()
+        cpos = core.cpos
+        if fut < cpos:
+            bound = core._orig_of(fut)
+        else:
+            bound = core.total
+        released = core.released
+        if bound <= released:
+            return _output("", [])
+        base = core.text_base
+        text = core.text[released - base : bound - base]
+        core.released = bound
+        keep_from = bound - WINDOW - 1
+        if keep_from - base > _TRIM:
+            core.text = core.text[keep_from - base :]
+            core.text_base = keep_from
+        return _output(text, [])
 
     def flush(self) -> StreamOutput:
         """End of stream: release everything still held back."""
         if self._closed:
-            return StreamOutput("", [])
+            return _output("", [])
         out = self._emit(final=True)
         self._closed = True
         return out
@@ -433,4 +581,4 @@ class StreamScanner:
         if self._spans:
             text = mask_text(text, self._spans, self._mask_char, start)
             self._spans = [s for s in self._spans if s[1] > bound]
-        return StreamOutput(text, matches)
+        return _output(text, matches)
