@@ -23,7 +23,14 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_PATH", "environment", "update_section"]
 
-DEFAULT_PATH = Path(__file__).parent / "RESULTS.md"
+_HERE = Path(__file__).parent
+# In a source checkout the results belong to the repository's benchmarks/RESULTS.md; in an
+# installed copy (site-packages) they go to the working directory, never into the install.
+DEFAULT_PATH = (
+    _HERE / "RESULTS.md"
+    if (_HERE.parent / "pyproject.toml").is_file()
+    else Path.cwd() / "aigc-gateway-RESULTS.md"
+)
 LIBRARIES = (
     "aiohttp",
     "uvicorn",
