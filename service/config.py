@@ -57,6 +57,8 @@ class ProxySettings(_Section):
     passthrough: bool = True  # other paths relayed unscreened; False: refused with 404
     fail_open_output: bool = False  # on a scanner failure let output pass (default: block)
     refusal_message: str | None = None  # message of the 400 for a blocked prompt
+    # a blocked prompt: "error" = the protocol's 400 envelope; "refusal" = a 200 assistant reply
+    block_mode: Literal["error", "refusal"] = "error"
     media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # image URL fetch limit
     media_timeout_s: float = Field(default=30.0, gt=0)  # image URL fetch time limit
 

@@ -12,7 +12,8 @@
     ├── Unauthorized                  401 invalid_api_key
     ├── AdminUnauthorized             401 invalid_admin_token
     ├── Forbidden                     403 forbidden
-    │   └── UserSuspended             403 user_suspended
+    │   ├── UserSuspended             403 user_suspended
+    │   └── UserRestricted            403 user_restricted
     ├── NotFound                      404 not_found
     ├── RateLimited                   429 rate_limited
     ├── UpstreamError                 502 upstream_error
@@ -45,6 +46,7 @@ __all__ = [
     "UnsupportedMedia",
     "UpstreamError",
     "UpstreamTimeout",
+    "UserRestricted",
     "UserSuspended",
     "ValidationFailed",
     "from_library_error",
@@ -148,6 +150,12 @@ class UserSuspended(Forbidden):
     """This user is suspended for repeated policy violations."""
 
     code = "user_suspended"
+
+
+class UserRestricted(Forbidden):
+    """This user is restricted (sanctions ladder) and may not use this function."""
+
+    code = "user_restricted"
 
 
 class NotFound(GatewayError):

@@ -85,6 +85,7 @@ class TenantProxy(_Section):
 
     fail_open_output: bool | None = None
     refusal_message: str | None = None
+    block_mode: Literal["error", "refusal"] | None = None
 
 
 class TenantUpstream(_Section):

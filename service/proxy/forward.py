@@ -28,6 +28,7 @@ from service.errors import (
     ServiceUnavailable,
     Unauthorized,
     UpstreamError,
+    UserRestricted,
 )
 
 from .labels import LabelPlan, implicit_header, label_plan
@@ -206,12 +207,33 @@ class Call:
         self.scope.setdefault("state", {})["tenant_id"] = tenant.id
         self.plan = self.proxy.plan(self.runtime, tenant)
 
-    def screens(self, body: dict) -> tuple[Screen, Screen]:
+    async def restrictions(self) -> bool:
+        """True when the user is "restricted" (sanctions ladder, IM Art. 14 ¶2).
+
+        Raises ``UserSuspended`` for a suspended user, and ``UserRestricted`` when a
+        restricted user asks for image or audio generation (``records.restricted_refuse_media``).
+        """
+        if self.user_id is None:
+            return False
+        level = await self.runtime.recorder.user_restrictions(self.tenant.id, self.user_id)
+        if level != "restricted":
+            return False
+        records = getattr(self.runtime.settings, "records", None)
+        refuse_media = getattr(records, "restricted_refuse_media", True)
+        if refuse_media and self.adapter is not None and self.adapter.name in _MEDIA:
+            raise UserRestricted(
+                "This user is restricted for repeated policy violations and may not "
+                "generate images or audio. An appeal can be filed at POST /complaints "
+                "with kind 'appeal'."
+            )
+        return True
+
+    def screens(self, body: dict, profile: str | None = None) -> tuple[Screen, Screen]:
         from service.moderation import screen_for
 
         rt, tenant = self.runtime, self.tenant
-        inp = screen_for(rt, tenant, "input")
-        out = screen_for(rt, tenant, "output")
+        inp = screen_for(rt, tenant, "input", profile=profile)
+        out = screen_for(rt, tenant, "output", profile=profile)
         self.lexicon_version = inp.lexicon_version
         label = None
         if self.plan is not None and self.plan.text is not None and self.adapter.labelable(body):
@@ -352,6 +374,7 @@ class Call:
             )
 
 
+_MEDIA = frozenset({"images", "speech"})
 _RANKS = {"allow": 0, "flag": 1, "mask": 2, "block": 3}
 
 
@@ -423,10 +446,9 @@ class Proxy:
             raise BadRequest("The request body must be a JSON object.")
         call.model = adapter.model(body)
         call.user_id = _user_header(call.headers) or adapter.user_id(body)
-        in_screen, out_screen = call.screens(body)
+        restricted = await call.restrictions()
+        in_screen, out_screen = call.screens(body, profile="minor" if restricted else None)
         call.in_screen, call.out_screen = in_screen, out_screen
-        if call.user_id is not None:
-            await call.runtime.recorder.check_user(call.tenant.id, call.user_id)
 
         refs = adapter.input_texts(body)
         masked = False
@@ -446,14 +468,22 @@ class Proxy:
             raise ServiceUnavailable(
                 "Screening failed; the request was not forwarded.", code="screening_failed"
             )
-        if in_screen.blocked:
-            refusal = self.refusal(call.runtime.settings, call.tenant)
-            raise PolicyViolation(
-                refusal or "The request was blocked by the content policy.",
-                code="content_policy_violation",
-            )
-        payload = orjson.dumps(body) if masked else raw
         stream = adapter.is_stream(body)
+        if in_screen.blocked:
+            settings = call.runtime.settings
+            message = self.refusal(settings, call.tenant) or _BLOCKED
+            reply = None
+            if self.block_mode(settings, call.tenant) == "refusal":
+                reply = adapter.refusal(body, message, call.request_id)
+            if reply is None:
+                raise PolicyViolation(message, code="content_policy_violation")
+            # the configured refusal reply: the upstream is never contacted; the reply goes
+            # through the same output path (screen, labels, records) as a model's reply
+            call.upstream_started = time.perf_counter()
+            ctype = adapter.stream_media_type if stream else "application/json"
+            await self._deliver(call, _Reply(reply, ctype), body, stream)
+            return
+        payload = orjson.dumps(body) if masked else raw
         call.upstream_started = time.perf_counter()
         resp = await self.client.request(
             call.scope["method"],
@@ -461,6 +491,9 @@ class Proxy:
             headers=call.upstream_headers(screened=True),
             body=payload,
         )
+        await self._deliver(call, resp, body, stream)
+
+    async def _deliver(self, call: Call, resp: Any, body: dict, stream: bool) -> None:
         try:
             if resp.status >= 400:
                 await self._relay_error(call, resp)
@@ -672,6 +705,43 @@ class Proxy:
     def refusal(settings: Any, tenant: Any) -> str | None:
         own = getattr(getattr(tenant, "proxy", None), "refusal_message", None)
         return own or settings.proxy.refusal_message
+
+    @staticmethod
+    def block_mode(settings: Any, tenant: Any) -> str:
+        own = getattr(getattr(tenant, "proxy", None), "block_mode", None)
+        return own or getattr(settings.proxy, "block_mode", "error")
+
+
+_BLOCKED = "The request was blocked by the content policy."
+
+
+class _Content:
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    async def readany(self) -> bytes:
+        data, self._data = self._data, None
+        return data or b""
+
+
+class _Reply:
+    """A reply made by the gateway, read like an upstream ``aiohttp.ClientResponse``."""
+
+    status = 200
+
+    def __init__(self, data: bytes, ctype: str) -> None:
+        self.data = data
+        self.headers = CIMultiDict({"content-type": ctype})
+        self.content = _Content(data)
+
+    async def read(self) -> bytes:
+        return self.data
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _strongest(a: str, b: str) -> str:

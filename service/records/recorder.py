@@ -64,7 +64,7 @@ class Recorder:
             self.metrics,
             after_write=self._apply_sanctions,
         )
-        self._suspended: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._suspended: dict[tuple[str, str], tuple[float, str | None, str]] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self._started = False
 
@@ -86,8 +86,17 @@ class Recorder:
         When the database cannot be read the user is let through (records keep working
         through the spool; refusing all traffic would be worse) and the error is logged.
         """
+        await self.user_restrictions(tenant_id, user_id)
+
+    async def user_restrictions(self, tenant_id: str, user_id: str | None) -> str:
+        """The user's ladder level now: "none" | "warning" | "restricted" (cached).
+
+        Raises ``UserSuspended`` while the user is suspended. One cached database read
+        (``sanction_cache_s``) serves both this and ``check_user``; anonymous callers and an
+        unreadable database give "none" (logged).
+        """
         if not user_id:
-            return
+            return "none"
         key = (tenant_id, user_id)
         hit = self._suspended.get(key)
         now_m = time.monotonic()
@@ -96,9 +105,13 @@ class Recorder:
                 state = await self.store.get_sanction(tenant_id, user_id)
             except Exception as exc:
                 log.warning("records: cannot read sanctions: %s", exc)
-                return
-            until = state.suspended_until if state.suspended_at(self.clock()) else None
-            hit = (now_m + self.settings.sanction_cache_s, until)
+                return "none"
+            if state.suspended_at(self.clock()):
+                until, level = state.suspended_until, "suspended"
+            else:
+                until = None
+                level = "none" if state.level == "suspended" else state.level
+            hit = (now_m + self.settings.sanction_cache_s, until, level)
             self._suspended[key] = hit
             if len(self._suspended) > 100_000:
                 self._suspended.clear()
@@ -109,6 +122,7 @@ class Recorder:
                 "An appeal can be filed at POST /complaints with kind 'appeal'.",
                 details={"suspended_until": until},
             )
+        return "none" if hit[2] == "suspended" else hit[2]
 
     def ready(self) -> bool:
         """True while the database answers and the writer runs."""
@@ -175,11 +189,12 @@ class Recorder:
         folds = {k: self._fold(seq, now) for k, seq in ops.items() if k not in clean_only}
         results = await self.store.update_sanctions(folds, now)
         for key, (state, steps) in results.items():
-            if state.suspended_at(now):
-                self._suspended[key] = (
-                    time.monotonic() + self.settings.sanction_cache_s,
-                    state.suspended_until,
-                )
+            suspended = state.suspended_at(now)
+            self._suspended[key] = (
+                time.monotonic() + self.settings.sanction_cache_s,
+                state.suspended_until if suspended else None,
+                "suspended" if suspended else state.level,
+            )
             for step, data, at in steps:
                 self.metrics.add_step(step)
                 self._record_sanction(key, step, at, now, request_id=data.get("request_id"))

@@ -31,6 +31,8 @@ class RecordSettings(BaseModel):
     sanction_cache_s: float = Field(default=2.0, ge=0)
     sanction_day_offset_hours: int = Field(default=8, ge=-12, le=14)  # Beijing day
     sanction_directions: list[str] = Field(default_factory=lambda: ["input"])
+    # "restricted" (IM Art. 14 ¶2 限制功能): screened with the minor profile; media refused
+    restricted_refuse_media: bool = True
 
     # complaints (IM Art. 15, DS Art. 12): the provider sets and publishes the time limit
     complaint_feedback_days: int = Field(default=15, ge=1, le=60)

@@ -19,7 +19,7 @@ from service.deps import (
     json_body,
     request_body_doc,
 )
-from service.errors import EmptyText, PayloadTooLarge, ValidationFailed
+from service.errors import EmptyText, PayloadTooLarge, UserSuspended, ValidationFailed
 from service.moderation import ModerationResult, screen_for
 from service.runtime import Runtime
 from service.tenants import Tenant, strictest
@@ -217,8 +217,16 @@ async def moderate_endpoint(request: Request, runtime: RuntimeDep, tenant: Tenan
     body = await json_body(request, ModerateRequest)
     started = time.perf_counter()
     texts, batch = texts_of(body, runtime)
+    profile = body.profile
+    user = header_user_id(request)
+    if user:  # a restricted (or suspended) user is screened with the strictest profile
+        try:
+            if await runtime.recorder.user_restrictions(tenant.id, user) == "restricted":
+                profile = "minor"
+        except UserSuspended:
+            profile = "minor"  # screening itself is never refused
     results = await screen_texts_async(
-        request, runtime, tenant, texts, body.direction, body.profile, "/moderate"
+        request, runtime, tenant, texts, body.direction, profile, "/moderate"
     )
     record_call(runtime, request, tenant, results, "/moderate", started)
     taxonomy = runtime.snapshot.lexicon_for(tenant).taxonomy

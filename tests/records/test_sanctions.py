@@ -101,6 +101,9 @@ async def test_ladder_across_two_workers(backend_factory, tmp_path, clock):
     await b.flush()
     assert (await a.user_status("t1", "alice")).level == "restricted"
     await a.check_user("t1", "alice")  # restricted is not suspended
+    assert await b.user_restrictions("t1", "alice") == "restricted"  # read by the other worker
+    assert await b.user_restrictions("t1", "bob") == "none"
+    assert await b.user_restrictions("t1", None) == "none"
     a.submit(_block(3, "alice"))
     await a.flush()
     with pytest.raises(UserSuspended) as info:
@@ -128,6 +131,7 @@ async def test_ladder_across_two_workers(backend_factory, tmp_path, clock):
     assert (await a.verify())[1] == []
     clock.advance(hours=25)
     await a.check_user("t1", "alice")  # suspension over
+    assert await a.user_restrictions("t1", "alice") == "none"
     await a.stop()
     await b.stop()
 

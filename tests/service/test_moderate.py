@@ -136,6 +136,9 @@ def test_calls_are_recorded(settings_factory, lexdir: Path) -> None:
         def ready(self) -> bool:
             return True
 
+        async def user_restrictions(self, tenant_id: str, user_id: str | None) -> str:
+            return "none"
+
     app = create_app(settings_factory(lexicons=[lexdir]))
     with serve(app) as url:
         runtime = app.state.runtime

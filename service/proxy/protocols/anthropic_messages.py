@@ -236,6 +236,36 @@ class AnthropicMessages(Adapter):
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         return MessagesTranslator(request, screen)
 
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        message = {
+            "id": f"msg_{response_id}",
+            "type": "message",
+            "role": "assistant",
+            "model": request.get("model") or "",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": _STOP,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        if not self.is_stream(request):
+            return orjson.dumps(message)
+        start = {**message, "content": [], "stop_reason": None}
+        events: list[tuple[str, dict]] = [
+            ("message_start", {"message": start}),
+            ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}),
+            ("content_block_stop", {"index": 0}),
+            (
+                "message_delta",
+                {
+                    "delta": {"stop_reason": _STOP, "stop_sequence": None},
+                    "usage": {"output_tokens": 0},
+                },
+            ),
+            ("message_stop", {}),
+        ]
+        return b"".join(sse_event({"type": kind, **fields}, kind) for kind, fields in events)
+
     def error_body(self, status: int, code: str, message: str) -> bytes:
         etype = {
             400: "invalid_request_error",

@@ -7,7 +7,11 @@ An adapter knows, for one API:
 - `screen_response(body, screen)`: screen (and label) a whole non-streaming response in place;
 - `translator(body, screen)`: a `StreamTranslator` turning upstream stream bytes into client
   bytes, screening the text deltas of each slot and ending a blocked stream the protocol's way;
-- `error_body(status, code, message)`: the protocol's own error envelope.
+- `error_body(status, code, message)`: the protocol's own error envelope;
+- `refusal(body, text, response_id)`: an upstream-shaped assistant reply saying `text` (whole,
+  or the stream bytes when the request streams) for `proxy.block_mode = "refusal"`; the
+  gateway runs it through the same output path (screen, labels) as a real reply. None when
+  the API has no assistant reply (embeddings, images, speech): the error envelope is used.
 """
 
 from __future__ import annotations
@@ -181,6 +185,10 @@ class Adapter:
 
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         raise NotImplementedError
+
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        """A reply saying ``text`` in this API's response (or stream) shape; None: no reply."""
+        return None
 
     def error_body(self, status: int, code: str, message: str) -> bytes:
         return orjson.dumps(

@@ -123,6 +123,24 @@ class _Ollama(Adapter):
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         return OllamaTranslator(request, screen, self.chat)
 
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        model = request.get("model") or ""
+
+        def line(value: str, done: bool) -> dict:
+            obj: dict[str, Any] = {"model": model, "created_at": _now()}
+            if self.chat:
+                obj["message"] = {"role": "assistant", "content": value}
+            else:
+                obj["response"] = value
+            obj["done"] = done
+            if done:
+                obj["done_reason"] = "content_filter"
+            return obj
+
+        if not self.is_stream(request):
+            return orjson.dumps(line(text, True))
+        return ndjson_line(line(text, False)) + ndjson_line(line("", True))
+
 
 class OllamaChat(_Ollama):
     name = "ollama_chat"

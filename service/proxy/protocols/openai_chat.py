@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
+import orjson
+
 from ..framing import Frame, sse_event
 from ..screen import Screen
 from .base import Adapter, StreamTranslator, TextRef, add_text, content_parts, iter_dicts
@@ -277,3 +279,36 @@ class OpenAIChat(Adapter):
 
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         return ChatTranslator(request, screen)
+
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        head = {
+            "id": f"chatcmpl-{response_id}",
+            "created": int(time.time()),
+            "model": request.get("model") or "",
+        }
+        usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        if not self.is_stream(request):
+            message = {"role": "assistant", "content": text, "refusal": None}
+            choice = {"index": 0, "message": message, "logprobs": None}
+            choice["finish_reason"] = "content_filter"
+            return orjson.dumps(
+                {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
+            )
+        opts = request.get("stream_options")
+        with_usage = isinstance(opts, dict) and opts.get("include_usage") is True
+        chunk = {**head, "object": "chat.completion.chunk"}
+        if with_usage:
+            chunk["usage"] = None
+
+        def choice(delta: dict, finish: str | None) -> bytes:
+            c = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return sse_event({**chunk, "choices": [c]})
+
+        out = [
+            choice({"role": "assistant", "content": ""}, None),
+            choice({"content": text}, None),
+            choice({}, "content_filter"),
+        ]
+        if with_usage:
+            out.append(sse_event({**chunk, "choices": [], "usage": usage}))
+        return b"".join(out) + _DONE

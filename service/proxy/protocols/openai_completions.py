@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import orjson
+
+from ..framing import sse_event
 from ..screen import Screen
 from .base import Adapter, StreamTranslator, TextRef, add_text, iter_dicts
 from .openai_chat import ChatTranslator
@@ -60,3 +64,23 @@ class OpenAICompletions(Adapter):
 
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         return CompletionsTranslator(request, screen)
+
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        head = {
+            "id": f"cmpl-{response_id}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": request.get("model") or "",
+        }
+        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "content_filter"}
+        usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        if not self.is_stream(request):
+            return orjson.dumps({**head, "choices": [choice], "usage": usage})
+        opts = request.get("stream_options")
+        out = [
+            sse_event({**head, "choices": [{**choice, "finish_reason": None}]}),
+            sse_event({**head, "choices": [{**choice, "text": ""}]}),
+        ]
+        if isinstance(opts, dict) and opts.get("include_usage") is True:
+            out.append(sse_event({**head, "choices": [], "usage": usage}))
+        return b"".join(out) + b"data: [DONE]\n\n"

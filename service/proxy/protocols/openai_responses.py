@@ -11,7 +11,10 @@ items and `response.completed` carry exactly the text that was streamed. A block
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
+
+import orjson
 
 from ..framing import Frame, sse_event
 from ..screen import Screen
@@ -224,3 +227,55 @@ class OpenAIResponses(Adapter):
 
     def translator(self, request: dict, screen: Screen) -> StreamTranslator:
         return ResponsesTranslator(request, screen)
+
+    def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
+        # gateways.md §7: a guard stop is `incomplete`, reason "content_filter"
+        rid, mid = f"resp_{response_id}", f"msg_{response_id}"
+        part = {"type": "output_text", "text": text, "annotations": []}
+        item = {
+            "type": "message",
+            "id": mid,
+            "status": "completed",
+            "role": "assistant",
+            "content": [part],
+        }
+        usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        done = {
+            "id": rid,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "incomplete",
+            "incomplete_details": {"reason": "content_filter"},
+            "error": None,
+            "model": request.get("model") or "",
+            "output": [item],
+            "usage": usage,
+        }
+        if not self.is_stream(request):
+            return orjson.dumps(done)
+        start = {
+            **done,
+            "status": "in_progress",
+            "incomplete_details": None,
+            "output": [],
+            "usage": None,
+        }
+        at = {"item_id": mid, "output_index": 0, "content_index": 0}
+        events: list[tuple[str, dict]] = [
+            ("response.created", {"response": start}),
+            ("response.in_progress", {"response": start}),
+            (
+                "response.output_item.added",
+                {"output_index": 0, "item": {**item, "status": "in_progress", "content": []}},
+            ),
+            ("response.content_part.added", {**at, "part": {**part, "text": ""}}),
+            ("response.output_text.delta", {**at, "delta": text}),
+            ("response.output_text.done", {**at, "text": text}),
+            ("response.content_part.done", {**at, "part": part}),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+            ("response.incomplete", {"response": done}),
+        ]
+        return b"".join(
+            sse_event({"type": kind, **fields, "sequence_number": n}, kind)
+            for n, (kind, fields) in enumerate(events)
+        )
