@@ -131,6 +131,8 @@ def _key_info(c: Compiled, kid: int) -> tuple[tuple[Entry, ...], int]:
 STREAM_DAACHORSE = True
 #: Segments up to this length are normalised in pure Python (numpy costs more per call).
 SMALL_SEGMENT = 256
+#: One-shot scans of texts up to this length take the streaming core (``_scan_short``).
+SHORT_SCAN = 256
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
 
@@ -425,6 +427,8 @@ def scan_text(compiled: Compiled, text: str, engine: str = "auto") -> list[Match
     (the pyahocorasick core that the streaming scanner uses).
     """
     if engine != "stream" and compiled.fast is not None:
+        if engine == "auto" and len(text) <= SHORT_SCAN:
+            return _scan_short(compiled, text)
         return _scan_fast(compiled, text)
     if engine == "fast":
         raise ValueError("the fast engine (daachorse) is not available")
@@ -432,6 +436,15 @@ def scan_text(compiled: Compiled, text: str, engine: str = "auto") -> list[Match
     core.push(text)
     matches, _ = core.advance(final=True)
     return matches
+
+
+def _scan_short(compiled: Compiled, text: str) -> list[Match]:
+    """One-shot scan of a short text through the streaming core (C-level normalisation and
+    daachorse, no numpy): the vectorised path has a high fixed cost per call. Same matches as
+    :func:`_scan_fast` (the streaming core gives the same matches as a one-shot scan)."""
+    core = _Core(compiled, streaming=True)
+    core.push_small(text)
+    return core.advance(final=True)[0]
 
 
 def _scan_fast(compiled: Compiled, text: str) -> list[Match]:

@@ -26,6 +26,7 @@ from prometheus_client import (
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _SCAN_BUCKETS = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25)
 _REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_MAX_CHILDREN = 4096  # memoised labelled children (see Metrics._child)
 
 
 def multiprocess_mode() -> bool:
@@ -37,6 +38,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple, Any] = {}
         r = self.registry
         self.requests = Counter(
             "aigc_gateway_requests",
@@ -98,18 +100,47 @@ class Metrics:
         self.lexicon_terms.set(terms)
         self._version = version
 
+    def _child(self, key: tuple, make: Any) -> Any:
+        """The labelled child(ren) for ``key``, memoised (``labels()`` costs microseconds per
+        call); label sets beyond ``_MAX_CHILDREN`` are not memoised."""
+        child = self._children.get(key)
+        if child is None:
+            child = make()
+            if len(self._children) < _MAX_CHILDREN:
+                self._children[key] = child
+        return child
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route=route, method=method, status=str(status)).inc()
-        self.request_seconds.labels(route=route).observe(seconds)
+        count, latency = self._child(
+            ("request", route, method, status),
+            lambda: (
+                self.requests.labels(route=route, method=method, status=str(status)),
+                self.request_seconds.labels(route=route),
+            ),
+        )
+        count.inc()
+        latency.observe(seconds)
 
     def observe_decision(
         self, direction: str, action: str, categories: Iterable[tuple[str, str]], seconds: float
     ) -> None:
         """Count one screened text; ``categories`` are (category, effective action) pairs."""
-        self.texts.labels(direction=direction, action=action).inc()
+        texts, scan = self._child(
+            ("text", direction, action),
+            lambda: (
+                self.texts.labels(direction=direction, action=action),
+                self.scan_seconds.labels(direction=direction),
+            ),
+        )
+        texts.inc()
         for category, cat_action in categories:
-            self.decisions.labels(direction=direction, category=category, action=cat_action).inc()
-        self.scan_seconds.labels(direction=direction).observe(seconds)
+            self._child(
+                ("decision", direction, category, cat_action),
+                lambda c=category, a=cat_action: self.decisions.labels(
+                    direction=direction, category=c, action=a
+                ),
+            ).inc()
+        scan.observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """Exposition text of this process, or of all workers in multiprocess mode."""

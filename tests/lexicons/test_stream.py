@@ -224,6 +224,21 @@ def test_fast_engine_equals_streaming_core(pieces):
     assert scan_text(compiled, text, engine="fast") == scan_text(compiled, text, engine="stream")
 
 
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=30))
+def test_short_text_path_equals_vectorised_path(pieces):
+    """One-shot scans of short texts take the streaming core (``_scan_short``): the same
+    matches as the vectorised daachorse path, and ``scan`` picks it by length."""
+    from lexicons import scanner as scanner_module
+
+    pytest.importorskip("daachorse")
+    text = "".join(pieces)
+    compiled = SAMPLE._c
+    fast = scanner_module._scan_fast(compiled, text)
+    assert scanner_module._scan_short(compiled, text) == fast
+    assert scanner_module.scan_text(compiled, text) == fast
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=20),

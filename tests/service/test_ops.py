@@ -127,3 +127,26 @@ def test_openapi_docs(client: httpx.Client) -> None:
         body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert "input" in body["schema"]["properties"]
     assert "#/$defs/" not in json.dumps(spec)  # every reference resolves in the document
+
+
+def test_metrics_memoised_children_keep_counting() -> None:
+    """``Metrics`` memoises labelled children: repeated observations still all count."""
+    from service.metrics import Metrics
+
+    m = Metrics()
+    for _ in range(3):
+        m.observe_request("/v1/chat/completions", "POST", 200, 0.004)
+        m.observe_decision("input", "mask", [("a1", "mask"), ("a2", "allow")], 0.0001)
+    m.observe_request("/v1/chat/completions", "POST", 500, 0.004)
+    text = m.render()[0].decode()
+    route = {"route": "/v1/chat/completions", "method": "POST"}
+    assert metric(text, "aigc_gateway_requests_total", **route, status="200") == 3
+    assert metric(text, "aigc_gateway_requests_total", **route, status="500") == 1
+    assert metric(text, "aigc_gateway_texts_screened_total", direction="input", action="mask") == 3
+    assert (
+        metric(
+            text, "aigc_gateway_decisions_total", direction="input", category="a2", action="allow"
+        )
+        == 3
+    )
+    assert metric(text, "aigc_gateway_scan_seconds_count", direction="input") == 3
