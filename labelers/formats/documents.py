@@ -528,23 +528,29 @@ R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 
 
-def _first_slide(archive: zipfile.ZipFile) -> str | None:
+def _first_part(archive: zipfile.ZipFile, part: str, tag: str, base: str) -> str | None:
+    """The member named by the first ``tag`` element of ``part`` (e.g. the first slide of
+    ``ppt/presentation.xml``), resolved through the part's relationships; None if absent."""
     names = set(archive.namelist())
-    if "ppt/_rels/presentation.xml.rels" not in names:
+    rels_name = f"{base}_rels/{part.rsplit('/', 1)[-1]}.rels"
+    if rels_name not in names:
         return None
-    pres = _parse_xml(_read_member(archive, "ppt/presentation.xml"), "ppt/presentation.xml")
-    first = next(pres.iter(f"{{{P_NS}}}sldId"), None)
+    root = _parse_xml(_read_member(archive, part), part)
+    first = next(root.iter(tag), None)
     if first is None:
         return None
     rid = first.get(f"{{{R_NS}}}id")
-    rels = _parse_xml(_read_member(archive, "ppt/_rels/presentation.xml.rels"),
-                      "presentation.xml.rels")
+    rels = _parse_xml(_read_member(archive, rels_name), rels_name.rsplit("/", 1)[-1])
     for rel in rels.iter(PKG_REL):
         if rel.get("Id") == rid:
             target = rel.get("Target", "")
-            name = target.lstrip("/") if target.startswith("/") else "ppt/" + target
+            name = target.lstrip("/") if target.startswith("/") else base + target
             return name if name in names else None
     return None
+
+
+def _first_slide(archive: zipfile.ZipFile) -> str | None:
+    return _first_part(archive, "ppt/presentation.xml", f"{{{P_NS}}}sldId", "ppt/")
 
 
 def _pptx_notice(data: bytes, notice: str) -> bytes:
@@ -600,21 +606,7 @@ _AFTER_HEADER = ("rowBreaks", "colBreaks", "customProperties", "cellWatches", "i
 
 
 def _first_sheet(archive: zipfile.ZipFile) -> str | None:
-    names = set(archive.namelist())
-    if "xl/_rels/workbook.xml.rels" not in names:
-        return None
-    book = _parse_xml(_read_member(archive, "xl/workbook.xml"), "xl/workbook.xml")
-    first = next(book.iter(f"{{{S_NS}}}sheet"), None)
-    if first is None:
-        return None
-    rid = first.get(f"{{{R_NS}}}id")
-    rels = _parse_xml(_read_member(archive, "xl/_rels/workbook.xml.rels"), "workbook.xml.rels")
-    for rel in rels.iter(PKG_REL):
-        if rel.get("Id") == rid:
-            target = rel.get("Target", "")
-            name = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            return name if name in names else None
-    return None
+    return _first_part(archive, "xl/workbook.xml", f"{{{S_NS}}}sheet", "xl/")
 
 
 def _xlsx_notice(data: bytes, notice: str) -> bytes:
