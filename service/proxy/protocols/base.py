@@ -24,7 +24,7 @@ import orjson
 from ..framing import Frame, NDJSONParser, SSEParser
 from ..screen import Screen
 
-__all__ = ["Adapter", "StreamTranslator", "TextRef", "add_text", "walk_strings"]
+__all__ = ["Adapter", "StreamTranslator", "TextRef", "add_text", "add_text_or_texts", "walk_strings"]
 
 TextRef = tuple[Any, Any]  # (container, key): container[key] is a str
 
@@ -37,6 +37,17 @@ def add_text(refs: list[TextRef], container: Any, key: Any) -> None:
         return
     if isinstance(value, str) and value:
         refs.append((container, key))
+
+
+def add_text_or_texts(refs: list[TextRef], body: dict, key: str) -> None:
+    """Append ``body[key]`` when it is a string, or each string item when it is a list
+    (OpenAI's ``input`` / ``prompt`` fields accept both)."""
+    value = body.get(key)
+    if isinstance(value, str):
+        add_text(refs, body, key)
+    elif isinstance(value, list):
+        for i in range(len(value)):
+            add_text(refs, value, i)
 
 
 def walk_strings(value: Any, refs: list[TextRef]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..screen import Screen
-from .base import Adapter, TextRef, add_text
+from .base import Adapter, TextRef, add_text_or_texts
 
 __all__ = ["Embeddings"]
 
@@ -16,12 +16,7 @@ class Embeddings(Adapter):
 
     def input_texts(self, body: dict) -> list[TextRef]:
         refs: list[TextRef] = []
-        inp = body.get("input")
-        if isinstance(inp, str):
-            add_text(refs, body, "input")
-        elif isinstance(inp, list):
-            for i in range(len(inp)):
-                add_text(refs, inp, i)
+        add_text_or_texts(refs, body, "input")
         return refs
 
     def screen_response(self, body: object, screen: Screen) -> None:

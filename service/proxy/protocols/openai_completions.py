@@ -9,7 +9,7 @@ import orjson
 
 from ..framing import sse_event
 from ..screen import Screen
-from .base import Adapter, StreamTranslator, TextRef, add_text, iter_dicts
+from .base import Adapter, StreamTranslator, TextRef, add_text, add_text_or_texts, iter_dicts
 from .openai_chat import ChatTranslator
 
 __all__ = ["OpenAICompletions"]
@@ -41,12 +41,7 @@ class OpenAICompletions(Adapter):
 
     def input_texts(self, body: dict) -> list[TextRef]:
         refs: list[TextRef] = []
-        prompt = body.get("prompt")
-        if isinstance(prompt, str):
-            add_text(refs, body, "prompt")
-        elif isinstance(prompt, list):
-            for i in range(len(prompt)):
-                add_text(refs, prompt, i)
+        add_text_or_texts(refs, body, "prompt")
         add_text(refs, body, "suffix")
         return refs
 
