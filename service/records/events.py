@@ -1,4 +1,4 @@
-"""The three record event types the gateway hands to ``Recorder.submit`` (frozen dataclasses).
+"""The record event types the gateway hands to ``Recorder.record``/``submit`` (frozen dataclasses).
 
 ``time`` defaults to now in UTC. Events are plain values: the recorder serialises them with
 ``event_to_dict`` and never keeps references into request state.
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "AdminActionEvent",
     "Event",
     "IncidentEvent",
     "LabelDeliveryEvent",
@@ -77,17 +78,31 @@ class LabelDeliveryEvent:
     time: datetime = field(default_factory=_now)
 
 
-Event = NetworkLogEvent | IncidentEvent | LabelDeliveryEvent
+@dataclass(frozen=True, slots=True)
+class AdminActionEvent:
+    """One action of an operator (admin API or console): who did what to which object."""
+
+    actor: str  # who: "admin-token", a console session's operator name, ...
+    action: str  # what: "complaint.resolve", "sanction.lift", "lexicon.reload", ...
+    target: str  # which object: a complaint id, "tenant/user", a lexicon version, ...
+    tenant_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""
+    time: datetime = field(default_factory=_now)
+
+
+Event = NetworkLogEvent | IncidentEvent | LabelDeliveryEvent | AdminActionEvent
 
 _KINDS: dict[type, str] = {
     NetworkLogEvent: "network_log",
     IncidentEvent: "incident",
     LabelDeliveryEvent: "label_delivery",
+    AdminActionEvent: "admin_action",
 }
 
 
 def event_kind(event: Any) -> str:
-    """Record class of ``event``: ``network_log``, ``incident`` or ``label_delivery``."""
+    """Record class of ``event``: ``network_log``, ``incident``, ``label_delivery``, ``admin_action``."""
     try:
         return _KINDS[type(event)]
     except KeyError:

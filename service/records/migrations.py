@@ -8,7 +8,16 @@ add a new one.
 
 from __future__ import annotations
 
-RECORD_KINDS = ("network_log", "incident", "label_delivery", "sanction", "complaint")
+RECORD_KINDS = (
+    "network_log",
+    "incident",
+    "label_delivery",
+    "sanction",
+    "complaint",
+    "admin_action",
+)
+# The chains created by step 1 (a released step never changes: later kinds get their own step).
+_V1_KINDS = RECORD_KINDS[:5]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -42,7 +51,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             *(
                 "INSERT INTO chain_heads (kind, head_hash, anchor_hash) VALUES "
                 f"('{kind}', '{'0' * 64}', '{'0' * 64}')"
-                for kind in RECORD_KINDS
+                for kind in _V1_KINDS
             ),
             """CREATE TABLE user_sanctions (
                 tenant_id TEXT NOT NULL,
@@ -84,6 +93,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 requested_at TEXT NOT NULL,
                 records INTEGER NOT NULL
             )""",
+        ],
+    ),
+    (
+        2,
+        "chain of operator actions (admin API and console)",
+        [
+            "INSERT INTO chain_heads (kind, head_hash, anchor_hash) VALUES "
+            f"('admin_action', '{'0' * 64}', '{'0' * 64}')",
         ],
     ),
 ]

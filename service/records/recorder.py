@@ -80,6 +80,16 @@ class Recorder:
         """Queue a record event; never blocks, never raises."""
         self.writer.submit(event)
 
+    async def record(self, *events: Any) -> None:
+        """Record ``events``; return once they are as durable as the durability mode promises.
+
+        The request path awaits this before the client receives the end of its answer.
+        For now it only queues (the durable ``sync`` mode is issue 13's work); callers must
+        already await it where the answer ends.
+        """
+        for event in events:
+            self.writer.submit(event)
+
     async def check_user(self, tenant_id: str, user_id: str | None) -> None:
         """Raise ``UserSuspended`` while the user is suspended (cached ``sanction_cache_s``).
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.records import IncidentEvent, LabelDeliveryEvent, NetworkLogEvent
+from service.records.migrations import MIGRATIONS, RECORD_KINDS
 from service.records.store import RecordFilter
 from tests.records.conftest import FakeClock, make_recorder
 
@@ -194,7 +195,9 @@ async def test_migrations_idempotent_and_versioned(backend_factory, tmp_path):
     await first.start()
     second = make_recorder(backend_factory(), tmp_path)
     await second.start()  # a second worker at start applies nothing twice
-    rows = await second.store.backend.fetch("SELECT version FROM schema_migrations")
-    assert rows == [(1,)]
+    rows = await second.store.backend.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    assert rows == [(v,) for v, _, _ in MIGRATIONS]
+    kinds = await second.store.backend.fetch("SELECT kind FROM chain_heads ORDER BY kind")
+    assert sorted(k for (k,) in kinds) == sorted(RECORD_KINDS)
     await first.stop()
     await second.stop()
