@@ -13,7 +13,9 @@ class RecordsMetrics:
         self.spooled = 0
         self.dropped = 0
         self.replayed = 0
+        self.refused = 0
         self.degraded = False
+        self.unrecordable = False
         self.queue_depth = 0
         self.spool_bytes = 0
         self.complaints_overdue = 0
@@ -39,7 +41,18 @@ class RecordsMetrics:
             ),
             "dropped": Counter(
                 "aigc_gateway_records_dropped",
-                "Records lost: queue and spool both full.",
+                "Records lost: neither the database nor the spool could take them.",
+                registry=r,
+            ),
+            "refused": Counter(
+                "aigc_gateway_records_refused",
+                "Requests refused because no record could be made durable.",
+                registry=r,
+            ),
+            "unrecordable": Gauge(
+                "aigc_gateway_records_unrecordable",
+                "1 while neither the records database nor the spool can take records.",
+                multiprocess_mode="livemax",
                 registry=r,
             ),
             "degraded": Gauge(
@@ -78,6 +91,7 @@ class RecordsMetrics:
     def _refresh(self) -> None:
         if self._prom is not None:
             self._prom["degraded"].set(1 if self.degraded else 0)
+            self._prom["unrecordable"].set(1 if self.unrecordable else 0)
             self._prom["queue"].set(self.queue_depth)
             self._prom["spool"].set(self.spool_bytes)
             self._prom["overdue"].set(self.complaints_overdue)
@@ -108,7 +122,9 @@ class RecordsMetrics:
             "spooled": self.spooled,
             "replayed": self.replayed,
             "dropped": self.dropped,
+            "refused": self.refused,
             "degraded": self.degraded,
+            "unrecordable": self.unrecordable,
             "queue_depth": self.queue_depth,
             "spool_bytes": self.spool_bytes,
             "complaints_overdue": self.complaints_overdue,

@@ -1,6 +1,7 @@
-"""``Recorder``: what the runtime holds. Submit events, check users, run complaints and exports.
+"""``Recorder``: what the runtime holds. Record events, check users, run complaints and exports.
 
-The writer (``writer.Writer``) keeps the database off the request path; sanction counters are
+The writer (``writer.Writer``) makes records durable with group commits (or only queues them,
+in ``async`` mode) and spools them while the database is down; sanction counters are
 updated after each written batch (incidents with action ``block`` in a sanctioned direction
 count as violations; a network log whose decision is not ``block`` breaks the consecutive run), and
 each ladder step is itself appended as a ``sanction`` record.
@@ -83,12 +84,47 @@ class Recorder:
     async def record(self, *events: Any) -> None:
         """Record ``events``; return once they are as durable as the durability mode promises.
 
-        The request path awaits this before the client receives the end of its answer.
-        For now it only queues (the durable ``sync`` mode is issue 13's work); callers must
-        already await it where the answer ends.
+        The request path awaits this before the client receives the end of its answer. In
+        ``sync`` mode (default) it returns once the events are committed in the database or
+        fsynced to the local spool (concurrent calls share one commit); in ``async`` mode it
+        only queues. Never raises, except ``RecordsUnavailable`` (503 ``records_unavailable``)
+        when neither the database nor the spool can take the events and the policy
+        ``when_unrecordable`` is ``refuse``.
         """
-        for event in events:
-            self.writer.submit(event)
+        await self.writer.record(events)
+
+    def admit(self) -> None:
+        """Raise ``RecordsUnavailable`` while no record can be made durable and the policy is
+        ``refuse``: call it where a request starts, so that it is refused before any work."""
+        self.writer.admit()
+
+    def status(self) -> dict[str, Any]:
+        """The records state for ``/readyz``: ``state`` is ``ok``, ``degraded`` (database down,
+        records spooled), ``unrecordable`` (database and spool both failing) or ``stopped``;
+        ``serving`` says whether requests are answered; ``reason`` says why not ``ok``."""
+        w = self.writer
+        if not self._started or not w.running():
+            state, reason = "stopped", "records writer not running"
+        elif w.unrecordable is not None:
+            state = "unrecordable"
+            reason = f"{w.reason or 'records database unreachable'}; spool failed: {w.unrecordable}"
+        elif w.degraded:
+            state, reason = "degraded", f"{w.reason}; records are spooled to {w.spool.root}"
+        else:
+            state, reason = "ok", None
+        refusing = state == "unrecordable" and self.settings.when_unrecordable == "refuse"
+        stats = self.metrics
+        return {
+            "state": state,
+            "serving": state != "stopped" and not refusing,
+            "reason": reason,
+            "durability": self.settings.durability,
+            "when_unrecordable": self.settings.when_unrecordable,
+            "spooled": stats.spooled,
+            "replayed": stats.replayed,
+            "dropped": stats.dropped,
+            "spool_bytes": w.spool.size(),
+        }
 
     async def check_user(self, tenant_id: str, user_id: str | None) -> None:
         """Raise ``UserSuspended`` while the user is suspended (cached ``sanction_cache_s``).
@@ -266,7 +302,7 @@ class Recorder:
             log.error("records database error: %s", exc)
             raise ServiceUnavailable("The records database is unavailable; try again.") from exc
 
-    def _record_complaint(self, ticket: dict[str, Any], action: str, now: datetime) -> None:
+    async def _record_complaint(self, ticket: dict[str, Any], action: str, now: datetime) -> None:
         fields = {
             "time": utc_text(now),
             "tenant_id": ticket["tenant_id"],
@@ -279,7 +315,7 @@ class Recorder:
         }
         if action == "resolved":
             fields.update(upheld=ticket.get("upheld"), assignee=ticket.get("assignee"))
-        self.writer.submit(record("complaint", fields))
+        await self.record(record("complaint", fields))
 
     async def file_complaint(self, data: dict[str, Any], *, tenant_id: str) -> dict[str, Any]:
         """Store a new ticket; returns it (with ``id`` and ``deadline``)."""
@@ -288,7 +324,7 @@ class Recorder:
             data, tenant_id=tenant_id, now=now, days=self.settings.complaint_feedback_days
         )
         await self._db(self.store.insert_complaint(ticket))
-        self._record_complaint(ticket, "filed", now)
+        await self._record_complaint(ticket, "filed", now)
         return ticket
 
     async def get_complaint(self, ticket_id: str) -> dict[str, Any]:
@@ -337,7 +373,7 @@ class Recorder:
             )
         )
         ticket = await self.get_complaint(ticket_id)
-        self._record_complaint(ticket, "assigned", now)
+        await self._record_complaint(ticket, "assigned", now)
         return ticket
 
     async def resolve_complaint(
@@ -395,7 +431,7 @@ class Recorder:
                 )
             )
         ticket = await self.get_complaint(ticket_id)
-        self._record_complaint(ticket, "resolved", now)
+        await self._record_complaint(ticket, "resolved", now)
         return ticket
 
     # --- retention, privacy, exports -----------------------------------------------------
@@ -448,6 +484,5 @@ def build_recorder(settings: Any, *, clock: Clock = _utcnow) -> Recorder:
         if hasattr(settings, "records")
         else (Path("var/records-spool"), Path("var/allowlists"))
     )
-    return Recorder(
-        backend_for_url(url), records, spool_dir=spool, allowlist_dir=allow, clock=clock
-    )
+    backend = backend_for_url(url, durable=records.durability == "sync")
+    return Recorder(backend, records, spool_dir=spool, allowlist_dir=allow, clock=clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +39,15 @@ class RecordSettings(BaseModel):
     complaint_feedback_days: int = Field(default=15, ge=1, le=60)
     complaint_rate_per_minute: int = Field(default=10, ge=1)
     allowlist_dir: Path | None = None  # default: <data_dir>/allowlists
+
+    # durability (docs/records.md "Durability"): "sync" = a request's records are committed
+    # or fsynced to the spool before its answer ends (group commit); "async" = queued, a crash
+    # loses up to the last flush interval
+    durability: Literal["sync", "async"] = "sync"
+    # neither the database nor the spool can take records: "refuse" = 503 records_unavailable
+    # for new requests; "serve" = go on, count the records as dropped
+    when_unrecordable: Literal["refuse", "serve"] = "refuse"
+    commit_timeout_s: float = Field(default=5.0, gt=0)  # slower commits go to the spool
 
     # writer
     queue_size: int = Field(default=100_000, ge=10)

@@ -150,15 +150,15 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
                                "without space, quote or backslash.")
     out = await _run(label_file, data, filename=filename, media_type=declared,
                      settings=settings, produce_id=produce_id)
-    _record(request, runtime, tenant, out, out.record.produce_id)
+    await _record(request, runtime, tenant, out, out.record.produce_id)
     return _file_response(out, filename)
 
 
-def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
-            content_id: str) -> None:
+async def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
+                  content_id: str) -> None:
     from service.records import LabelDeliveryEvent
 
-    runtime.recorder.submit(LabelDeliveryEvent(
+    await runtime.recorder.record(LabelDeliveryEvent(
         request_id=get_request_id(request), tenant_id=tenant.id,
         user_id=header_user_id(request), content_id=content_id, media_type=out.media_type,
         explicit=out.explicit, implicit=out.implicit,
@@ -205,7 +205,7 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
                      propagator_code=code, propagate_id=propagate_id,
                      declared_ai=_flag(fields.get("declared_ai")),
                      detected_ai=_flag(fields.get("detected_ai")), settings=settings)
-    _record(request, runtime, tenant, out, out.record.propagate_id)
+    await _record(request, runtime, tenant, out, out.record.propagate_id)
     response = _file_response(out, filename)
     response.headers["x-aigc-notice"] = quote(out.notice)
     return response
