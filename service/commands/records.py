@@ -1,7 +1,8 @@
 """``aigc-gateway records verify|export|purge|summary|restrict``: the records store offline.
 
-Exit status: 0 success; 1 ``verify`` found tampering; 2 bad arguments, configuration or an
-unreachable database.
+Exit status: 0 success; 1 ``verify`` found tampering; 2 bad arguments, configuration, or a
+missing or unreachable database. No command creates a database; ``verify``, ``export`` and
+``summary`` open it read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.errors import ValidationFailed
+from service.records.backends import redacted
 from service.records.exporting import FORMATS, summary_markdown
 from service.records.migrations import RECORD_KINDS
 from service.records.recorder import Recorder, build_recorder
@@ -77,6 +79,9 @@ def _filters(parser: argparse.ArgumentParser, *, kinds: bool = True) -> None:
     parser.add_argument("--category", help="category id or parent id (incidents)")
 
 
+READ_ONLY = ("verify", "export", "summary")
+
+
 def run(args: argparse.Namespace) -> int:
     from service.config import ConfigError, load_settings
 
@@ -84,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(
             config=getattr(args, "config", None), database=getattr(args, "database", None)
         )
-        recorder = build_recorder(settings)
+        # no command creates a database; the read commands do not write to one either
+        recorder = build_recorder(
+            settings, read_only=args.records_command in READ_ONLY, create=False
+        )
     except (ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -102,7 +110,12 @@ async def _run(recorder: Recorder, args: argparse.Namespace) -> int:
     try:
         await recorder.store.open()
     except Exception as exc:
-        print(f"{PROG}: cannot open the records database: {exc}", file=sys.stderr)
+        url = redacted(recorder.store.backend.url)
+        print(
+            f"{PROG}: cannot open the records database {url}: {redacted(str(exc))} "
+            "(nothing was created; check --database or --config)",
+            file=sys.stderr,
+        )
         return 2
     try:
         return await _action(recorder, args)
@@ -119,6 +132,13 @@ async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"TAMPERED {problem}")
         print(f"{checked} records checked, {len(problems)} problems", file=sys.stderr)
+        waiting = recorder.writer.spool.files()
+        if waiting:
+            print(
+                f"note: {len(waiting)} spool file(s) in {recorder.writer.spool.root} hold "
+                "records not yet in the database; the gateway replays them when it starts",
+                file=sys.stderr,
+            )
         return 1 if problems else 0
     if command == "purge":
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)

@@ -20,7 +20,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Backend", "PostgresBackend", "SqliteBackend", "Tx", "backend_for_url", "sqlite_path"]
+__all__ = [
+    "Backend",
+    "DatabaseMissing",
+    "PostgresBackend",
+    "SqliteBackend",
+    "Tx",
+    "backend_for_url",
+    "redacted",
+    "sqlite_path",
+]
 
 Row = tuple[Any, ...]
 
@@ -55,6 +64,8 @@ class Backend(ABC):
 
     dialect: str
     url: str
+    read_only: bool = False  # never write (the read commands)
+    create: bool = True  # may create the database and its tables
 
     @abstractmethod
     async def open(self) -> None:
@@ -87,19 +98,30 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
-def backend_for_url(url: str, *, durable: bool = True, read_only: bool = False) -> Backend:
+def backend_for_url(
+    url: str, *, durable: bool = True, read_only: bool = False, create: bool = True
+) -> Backend:
     """The backend for a database URL: ``sqlite:///PATH`` or ``postgresql://...``.
 
     ``durable``: every commit reaches the disk before it returns (SQLite ``synchronous =
     FULL``, PostgreSQL ``synchronous_commit = on``), not only the OS's cache.
-    ``read_only``: never create or change anything (the read commands); a missing database
-    is an error.
+    ``create=False``: a missing database (no SQLite file, no records schema) is an error
+    (``DatabaseMissing``), never created. ``read_only``: also change nothing (read commands).
     """
+    create = create and not read_only
     if url.startswith("sqlite:"):
-        return SqliteBackend(sqlite_path(url), durable=durable, read_only=read_only)
+        return SqliteBackend(sqlite_path(url), durable=durable, read_only=read_only, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresBackend(url, durable=durable, read_only=read_only)
+        return PostgresBackend(url, durable=durable, read_only=read_only, create=create)
     raise ValueError(f"unsupported database URL (use sqlite:///PATH or postgresql://...): {url!r}")
+
+
+_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+
+
+def redacted(text: str) -> str:
+    """``text`` with the credentials of any URL in it hidden (``scheme://***@host``)."""
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 class DatabaseMissing(OSError):
@@ -159,19 +181,27 @@ class SqliteBackend(Backend):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path | str, *, durable: bool = True, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        durable: bool = True,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self.durable = durable
         self.read_only = read_only
+        self.create = create and not read_only
         self._conn: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise DatabaseMissing(f"no records database at {self.path}")
         if self.read_only:
-            if not self.path.is_file():
-                raise DatabaseMissing(f"no records database at {self.path}")
             conn = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro",
                 uri=True,
@@ -295,12 +325,14 @@ class PostgresBackend(Backend):
         timeout_s: float = 5.0,
         durable: bool = True,
         read_only: bool = False,
+        create: bool = True,
     ) -> None:
         self.url = url
         self.schema = schema
         self.timeout_s = timeout_s
         self.durable = durable
         self.read_only = read_only
+        self.create = create and not read_only
         self._pool: Any = None
 
     async def open(self) -> None:

@@ -475,8 +475,14 @@ def default_paths(settings: Any) -> tuple[Path, Path]:
     return spool, records.allowlist_dir or data_dir / "allowlists"
 
 
-def build_recorder(settings: Any, *, clock: Clock = _utcnow) -> Recorder:
-    """The recorder for service settings (``settings.database``, ``settings.records``)."""
+def build_recorder(
+    settings: Any, *, clock: Clock = _utcnow, read_only: bool = False, create: bool = True
+) -> Recorder:
+    """The recorder for service settings (``settings.database``, ``settings.records``).
+
+    ``create=False``: never create the database (offline commands); ``read_only``: never
+    write to it either (``records verify|export|summary``).
+    """
     records = getattr(settings, "records", None) or RecordSettings()
     url = str(getattr(settings, "database", None) or "sqlite:///var/aigc-gateway.sqlite3")
     spool, allow = (
@@ -484,5 +490,7 @@ def build_recorder(settings: Any, *, clock: Clock = _utcnow) -> Recorder:
         if hasattr(settings, "records")
         else (Path("var/records-spool"), Path("var/allowlists"))
     )
-    backend = backend_for_url(url, durable=records.durability == "sync")
+    backend = backend_for_url(
+        url, durable=records.durability == "sync", read_only=read_only, create=create
+    )
     return Recorder(backend, records, spool_dir=spool, allowlist_dir=allow, clock=clock)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.records.backends import Backend, SqliteBackend
+from service.records.backends import Backend, DatabaseMissing, SqliteBackend, redacted
 from service.records.chain import GENESIS, columns, link_hash, utc_text
 from service.records.migrations import RECORD_KINDS, statements
 from service.records.sanctions import SanctionState
@@ -99,9 +99,30 @@ class Store:
         return self.backend.dialect
 
     async def open(self) -> None:
-        """Connect and apply pending migrations (serialised across processes)."""
+        """Connect and apply pending migrations (serialised across processes).
+
+        A backend that may not create (``create=False``) raises ``DatabaseMissing`` when the
+        database holds no records schema; a read-only one applies no migrations either.
+        """
         await self.backend.open()
-        await self.migrate()
+        if not self.backend.create:
+            try:
+                await self.schema_version()
+            except Exception as exc:
+                await self.backend.close()
+                raise DatabaseMissing(
+                    f"no records in {redacted(self.backend.url)}: it has no records schema "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+        if not self.backend.read_only:
+            await self.migrate()
+
+    async def schema_version(self) -> int:
+        """The version of the records schema (raises when there is none)."""
+        rows = await self.backend.fetch("SELECT max(version) FROM schema_migrations")
+        if not rows or rows[0][0] is None:
+            raise LookupError("schema_migrations is empty")
+        return int(rows[0][0])
 
     async def close(self) -> None:
         await self.backend.close()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import RecordsUnavailable
+from service.records.backends import redacted
 from service.records.chain import body_of_event
 from service.records.events import event_kind
 from service.records.metrics import RecordsMetrics
@@ -328,7 +329,7 @@ class Writer:
             self._degrade(exc)
             return
         if self.degraded:
-            log.info("records database reachable: %s", _redacted(self.store.backend.url))
+            log.info("records database reachable: %s", redacted(self.store.backend.url))
         self.degraded = False
         self.reason = None
         self._recordable()
@@ -428,13 +429,4 @@ def _item(obj: Any) -> Item:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return _redacted(f"{type(exc).__name__}: {text}")[:300]
-
-
-def _redacted(text: str) -> str:
-    """Hide the credentials of a database URL (``scheme://user:pw@host`` -> ``***@host``)."""
-    head, sep, tail = text.partition("@")
-    if not sep or "://" not in head:
-        return text
-    scheme = head.split("://", 1)[0]
-    return f"{scheme}://***@{tail}"
+    return redacted(f"{type(exc).__name__}: {text}")[:300]
