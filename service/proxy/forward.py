@@ -184,8 +184,8 @@ class Call:
         if not any(k == b"content-type" for k, _ in hdrs):
             hdrs.append((b"content-type", media_type))
         hdrs.append((b"content-length", str(len(body)).encode()))
+        await self.finish(status)  # the records are durable before the client has the answer
         self.status = status
-        await self.finish()  # the records are durable before the client has the answer
         await self.send({"type": "http.response.start", "status": status, "headers": hdrs})
         await self.send({"type": "http.response.body", "body": body})
 
@@ -324,11 +324,12 @@ class Call:
         except Exception:  # noqa: BLE001 - submit must never break the request
             log.warning("record submit failed", exc_info=True)
 
-    async def finish(self) -> None:
+    async def finish(self, status: int | None = None) -> None:
         """Record the call (once): awaited before the last bytes of the answer are sent."""
         if self.recorded:
             return
         self.recorded = True
+        status = self.status if status is None else status
         from service.records import LabelDeliveryEvent, NetworkLogEvent
 
         client = self.scope.get("client")
@@ -341,7 +342,7 @@ class Call:
                 route=self.scope["path"],
                 model=self.model,
                 client_addr=client[0] if client else None,
-                status=self.status,
+                status=status,
                 latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
                 decision=self.decision,
             )
@@ -350,7 +351,7 @@ class Call:
         if (
             out is not None
             and (out.labeled or self.produce_id)
-            and self.status < 400
+            and status < 400
             and self.plan
             and self.plan.enabled
         ):
