@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from service.errors import ValidationFailed
@@ -45,7 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     def action(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, parents=[common])
 
-    action("verify", "check the hash chains; exit 1 if a record was altered")
+    verify = action("verify", "check the hash chains; exit 1 if a record was altered")
+    verify.add_argument(
+        "--anchors",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also check the signed anchors in FILE (default: the configured anchor file): "
+        "a truncated or rewritten chain shows",
+    )
+    action("anchor", "take a signed anchor of the chain heads now (appended to the anchor file)")
 
     export = action("export", "export records as CSV or JSONL")
     _filters(export)
@@ -79,7 +89,7 @@ def _filters(parser: argparse.ArgumentParser, *, kinds: bool = True) -> None:
     parser.add_argument("--category", help="category id or parent id (incidents)")
 
 
-READ_ONLY = ("verify", "export", "summary")
+READ_ONLY = ("verify", "export", "summary", "anchor")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,6 +133,36 @@ async def _run(recorder: Recorder, args: argparse.Namespace) -> int:
         await recorder.store.close()
 
 
+async def _check_anchors(recorder: Recorder, path: str) -> list[Any]:
+    from service.records.anchors import AnchorFile, check_anchors
+
+    anchors = AnchorFile(Path(path)) if path else recorder.anchor_file
+    lines = anchors.lines()
+    if not lines:
+        raise ValueError(f"no anchors in {anchors.path}")
+    report, problems = await check_anchors(
+        recorder.store,
+        lines,
+        recorder.anchor_key,
+        retention_days=recorder.settings.retention_for,
+        now=recorder.clock(),
+    )
+    for problem in problems:
+        print(f"TAMPERED {problem}")
+    print(
+        f"{report.anchors} anchors in {anchors.path}, {report.checked} anchored records "
+        f"checked ({report.purged} purged by retention), {len(problems)} problems",
+        file=sys.stderr,
+    )
+    if report.unsigned:
+        print(
+            f"warning: {report.unsigned} anchors are unsigned (set [labels] signing and a key): "
+            "whoever can edit the anchor file can forge them",
+            file=sys.stderr,
+        )
+    return problems
+
+
 async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
     from service.routes.records_admin import record_filter
 
@@ -132,6 +172,8 @@ async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"TAMPERED {problem}")
         print(f"{checked} records checked, {len(problems)} problems", file=sys.stderr)
+        if args.anchors is not None:
+            problems += await _check_anchors(recorder, args.anchors)
         waiting = recorder.writer.spool.files()
         if waiting:
             print(
@@ -140,6 +182,11 @@ async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 1 if problems else 0
+    if command == "anchor":
+        anchor = await recorder.anchor()
+        print(json.dumps(anchor, ensure_ascii=False))
+        print(f"anchor appended to {recorder.anchor_file.path}", file=sys.stderr)
+        return 0
     if command == "purge":
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
         if now.tzinfo is None:

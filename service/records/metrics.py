@@ -14,6 +14,8 @@ class RecordsMetrics:
         self.dropped = 0
         self.replayed = 0
         self.refused = 0
+        self.anchors = 0
+        self.anchor_failures = 0
         self.degraded = False
         self.unrecordable = False
         self.queue_depth = 0
@@ -42,6 +44,14 @@ class RecordsMetrics:
             "dropped": Counter(
                 "aigc_gateway_records_dropped",
                 "Records lost: neither the database nor the spool could take them.",
+                registry=r,
+            ),
+            "anchors": Counter(
+                "aigc_gateway_records_anchors", "Signed chain-head anchors taken.", registry=r
+            ),
+            "anchor_failures": Counter(
+                "aigc_gateway_records_anchor_failures",
+                "Anchors that could not be delivered to the anchor URL.",
                 registry=r,
             ),
             "refused": Counter(
@@ -123,6 +133,8 @@ class RecordsMetrics:
             "replayed": self.replayed,
             "dropped": self.dropped,
             "refused": self.refused,
+            "anchors": self.anchors,
+            "anchor_failures": self.anchor_failures,
             "degraded": self.degraded,
             "unrecordable": self.unrecordable,
             "queue_depth": self.queue_depth,

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from typing import Any
 
 from service.errors import NotFound, ServiceUnavailable, UserSuspended, ValidationFailed
 from service.records import complaints as desk
+from service.records.anchors import AnchorFile, AnchorKey, chain_heads, make_anchor
 from service.records.backends import Backend, backend_for_url, sqlite_path
 from service.records.chain import record, utc_text
 from service.records.exporting import export_lines, summary
@@ -51,12 +53,16 @@ class Recorder:
         *,
         spool_dir: Path,
         allowlist_dir: Path,
+        anchor_file: Path | None = None,
+        anchor_key: AnchorKey | None = None,
         clock: Clock = _utcnow,
     ) -> None:
         self.settings = settings or RecordSettings()
         self.store = Store(backend)
         self.clock = clock
         self.allowlist_dir = allowlist_dir
+        self.anchor_file = AnchorFile(anchor_file or spool_dir.parent / "records-anchors.jsonl")
+        self.anchor_key = anchor_key or AnchorKey()
         self.metrics = RecordsMetrics()
         self.writer = Writer(
             self.store,
@@ -67,6 +73,7 @@ class Recorder:
         )
         self._suspended: dict[tuple[str, str], tuple[float, str | None, str]] = {}
         self._housekeeping: asyncio.Task[None] | None = None
+        self._anchoring: asyncio.Task[None] | None = None
         self._started = False
 
     # --- contract ------------------------------------------------------------------------
@@ -75,6 +82,8 @@ class Recorder:
         """Open the store, apply migrations, start the writer (degraded if the DB is down)."""
         await self.writer.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="records-housekeeping")
+        if self.settings.anchor_interval_s > 0:
+            self._anchoring = asyncio.create_task(self._anchor_loop(), name="records-anchors")
         self._started = True
 
     def submit(self, event: Any) -> None:
@@ -176,10 +185,11 @@ class Recorder:
 
     async def stop(self) -> None:
         """Drain the queue into the database (or the spool) and close."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+        for task in (self._housekeeping, self._anchoring):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.writer.stop()
         await self.store.close()
         self._started = False
@@ -210,6 +220,49 @@ class Recorder:
             except Exception as exc:  # database down: the writer reports it
                 log.debug("records housekeeping skipped: %s", exc)
             await asyncio.sleep(30)
+
+    # --- anchors -------------------------------------------------------------------------
+
+    async def anchor(self, *, min_gap_s: float = 0.0) -> dict[str, Any] | None:
+        """Take a signed anchor of the chain heads now: appended to the anchor file and POSTed
+        to ``anchor_url``. Skipped (None) when the file's last anchor is younger than
+        ``min_gap_s`` (another worker just took one)."""
+        chains = await chain_heads(self.store)
+
+        def build(prev: str, last: datetime | None) -> dict[str, Any] | None:
+            now = self.clock()
+            if last is not None and (now - last).total_seconds() < min_gap_s:
+                return None
+            return make_anchor(chains, self.anchor_key, prev=prev, now=now)
+
+        anchor = await asyncio.to_thread(self.anchor_file.append, build)
+        if anchor is not None:
+            self.metrics.add("anchors")
+            if self.settings.anchor_url:
+                await self._post_anchor(anchor)
+        return anchor
+
+    async def _post_anchor(self, anchor: dict[str, Any]) -> None:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+                response = await client.post(str(self.settings.anchor_url), json=anchor)
+                response.raise_for_status()
+        except httpx.HTTPError as exc:
+            self.metrics.add("anchor_failures")
+            log.warning("records anchor not delivered to the anchor URL: %s", exc)
+
+    async def _anchor_loop(self) -> None:
+        interval = self.settings.anchor_interval_s
+        await asyncio.sleep(min(5.0, interval) * (0.5 + random.random()))  # soon after start
+        while True:
+            try:
+                # several workers share the file: one anchor per half interval is enough
+                await self.anchor(min_gap_s=interval / 2)
+            except Exception as exc:  # database down: the next one will do
+                log.warning("records anchor skipped: %s", exc)
+            await asyncio.sleep(interval * (0.9 + 0.2 * random.random()))
 
     # --- sanctions -----------------------------------------------------------------------
 
@@ -463,8 +516,9 @@ class Recorder:
         return await summary(self.store, flt)
 
 
-def default_paths(settings: Any) -> tuple[Path, Path]:
-    """``(spool_dir, allowlist_dir)`` for service settings (next to the data directory)."""
+def default_paths(settings: Any) -> tuple[Path, Path, Path]:
+    """``(spool_dir, allowlist_dir, anchor_file)`` for service settings (next to the data
+    directory; the spool next to a SQLite file)."""
     records: RecordSettings = settings.records
     data_dir = Path(getattr(settings, "data_dir", "var"))
     spool = records.spool_dir
@@ -472,7 +526,8 @@ def default_paths(settings: Any) -> tuple[Path, Path]:
         url = str(getattr(settings, "database", ""))
         base = sqlite_path(url).parent if url.startswith("sqlite:") else data_dir
         spool = base / "records-spool"
-    return spool, records.allowlist_dir or data_dir / "allowlists"
+    anchors = records.anchor_file or data_dir / "records-anchors.jsonl"
+    return spool, records.allowlist_dir or data_dir / "allowlists", anchors
 
 
 def build_recorder(
@@ -485,12 +540,21 @@ def build_recorder(
     """
     records = getattr(settings, "records", None) or RecordSettings()
     url = str(getattr(settings, "database", None) or "sqlite:///var/aigc-gateway.sqlite3")
-    spool, allow = (
+    spool, allow, anchors = (
         default_paths(settings)
         if hasattr(settings, "records")
-        else (Path("var/records-spool"), Path("var/allowlists"))
+        else (Path("var/records-spool"), Path("var/allowlists"), None)
     )
+    key = AnchorKey.from_label_settings(getattr(settings, "labels", None))
     backend = backend_for_url(
         url, durable=records.durability == "sync", read_only=read_only, create=create
     )
-    return Recorder(backend, records, spool_dir=spool, allowlist_dir=allow, clock=clock)
+    return Recorder(
+        backend,
+        records,
+        spool_dir=spool,
+        allowlist_dir=allow,
+        anchor_file=anchors,
+        anchor_key=key,
+        clock=clock,
+    )
