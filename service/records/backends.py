@@ -340,6 +340,16 @@ class PostgresBackend(Backend):
             return
         import asyncpg
 
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=1,
+            max_size=4,
+            timeout=self.timeout_s,
+            command_timeout=30,
+            server_settings=self._server_settings(),
+        )
+
+    def _server_settings(self) -> dict[str, str] | None:
         settings: dict[str, str] = {}
         if self.schema:
             settings["search_path"] = f'"{self.schema}"'
@@ -347,13 +357,14 @@ class PostgresBackend(Backend):
             settings["synchronous_commit"] = "on"
         if self.read_only:
             settings["default_transaction_read_only"] = "on"
-        self._pool = await asyncpg.create_pool(
-            self.url,
-            min_size=1,
-            max_size=4,
-            timeout=self.timeout_s,
-            command_timeout=30,
-            server_settings=settings or None,
+        return settings or None
+
+    async def connect(self) -> Any:
+        """A dedicated connection outside the pool (``LISTEN`` for sanction notices)."""
+        import asyncpg
+
+        return await asyncpg.connect(
+            self.url, timeout=self.timeout_s, server_settings=self._server_settings()
         )
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from service.records.metrics import RecordsMetrics
 from service.records.migrations import RECORD_KINDS
 from service.records.sanctions import SanctionState, lifted, on_clean, on_violation
 from service.records.settings import RecordSettings
+from service.records.shared import shared_state
 from service.records.spool import Spool
 from service.records.store import Problem, RecordFilter, Store
 from service.records.writer import Item, Writer
@@ -74,6 +75,9 @@ class Recorder:
         self._suspended: dict[tuple[str, str], tuple[float, str | None, str]] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self._anchoring: asyncio.Task[None] | None = None
+        self.shared = shared_state(
+            self.store, self.settings.shared_state_url, self.settings.shared_state_prefix
+        )
         self._started = False
 
     # --- contract ------------------------------------------------------------------------
@@ -82,6 +86,7 @@ class Recorder:
         """Open the store, apply migrations, start the writer (degraded if the DB is down)."""
         await self.writer.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="records-housekeeping")
+        self.shared.listen(self._on_notice)
         if self.settings.anchor_interval_s > 0:
             self._anchoring = asyncio.create_task(self._anchor_loop(), name="records-anchors")
         self._started = True
@@ -191,6 +196,7 @@ class Recorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.writer.stop()
+        await self.shared.close()
         await self.store.close()
         self._started = False
 
@@ -217,6 +223,7 @@ class Recorder:
                 if time.monotonic() - last_purge >= self.settings.purge_interval_s:
                     last_purge = time.monotonic()
                     await self.purge()
+                    await self.shared.purge()
             except Exception as exc:  # database down: the writer reports it
                 log.debug("records housekeeping skipped: %s", exc)
             await asyncio.sleep(30)
@@ -297,6 +304,17 @@ class Recorder:
             for step, data, at in steps:
                 self.metrics.add_step(step)
                 self._record_sanction(key, step, at, now, request_id=data.get("request_id"))
+            if steps:
+                await self._notify(key)
+
+    async def _notify(self, key: tuple[str, str]) -> None:
+        try:
+            await self.shared.notify_sanction(*key)
+        except Exception as exc:  # the others see it when their cache entry expires
+            log.warning("records: sanction notice not sent: %s", exc)
+
+    def _on_notice(self, tenant_id: str, user_id: str) -> None:
+        self._suspended.pop((tenant_id, user_id), None)  # read afresh on the next request
 
     def _fold(self, seq: list[tuple[bool, dict[str, Any]]], now: datetime) -> Callable:
         def fold(state: SanctionState) -> tuple[SanctionState, list[tuple[str, dict, Any]]]:
@@ -343,6 +361,13 @@ class Recorder:
         )
         self._suspended.pop((tenant_id, user_id), None)
         self._record_sanction((tenant_id, user_id), "lifted", state, now, reason=reason)
+        await self._notify((tenant_id, user_id))
+
+    async def rate_allow(self, bucket: str, key: str, limit: int, window_s: float = 60.0) -> bool:
+        """One hit of ``key`` (a client address, ...) in ``bucket``; False when it is over
+        ``limit`` per ``window_s`` across every worker and replica (records database or
+        Redis, see ``shared``)."""
+        return await self.shared.allow(bucket, key, limit, window_s)
 
     # --- complaints ----------------------------------------------------------------------
 

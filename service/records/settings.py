@@ -57,6 +57,7 @@ class RecordSettings(BaseModel):
     # shared state of workers and replicas (complaint rate limits, sanction notices):
     # None = the records database; "redis://host:port/db" = Redis
     shared_state_url: str | None = None
+    shared_state_prefix: str = Field(default="aigc-gateway", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
     # writer
     queue_size: int = Field(default=100_000, ge=10)
