@@ -43,6 +43,7 @@ log = logging.getLogger("aigc_gateway.records")
 # (kind, canonical body) or (kind, canonical body, parsed fields): the fields save a re-parse
 Item = tuple[Any, ...]
 AfterWrite = Callable[[Sequence[Item]], Awaitable[None]]
+AFTER_DELAY_S = 0.02  # sanction updates gather the commits of this long into one transaction
 
 
 @dataclass(slots=True)
@@ -78,6 +79,8 @@ class Writer:
         self._spool_lock = asyncio.Lock()  # an append+fsync or a rotation, never both
         self._task: asyncio.Task[None] | None = None
         self._replay_task: asyncio.Task[None] | None = None
+        self._after_items: list[Item] = []
+        self._after_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.degraded = True  # until the store has opened
         self.reason: str | None = "records database not opened yet"
@@ -197,6 +200,8 @@ class Writer:
             self._replay_task.cancel()
             await asyncio.gather(self._replay_task, return_exceptions=True)
         await self._cycle()
+        await self._after_done()
+        await self._cycle()  # the sanction steps it recorded
         async with self._spool_lock:
             self.spool.close()
 
@@ -212,6 +217,8 @@ class Writer:
         if replay is not None:
             await asyncio.gather(replay, return_exceptions=True)
             await self._cycle()  # what queued up while the replay ran
+        await self._after_done()
+        await self._cycle()  # the sanction steps it recorded
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -243,8 +250,8 @@ class Writer:
                         self._waiters -= 1
                         if not g.done.done():
                             g.done.set_result(where is not None)
-                if where == "db":  # after the waiters are released: not on their time
-                    await self._after(batch)
+                if where == "db":  # sanctions: in their own task, not on the waiters' time
+                    self._after(batch)
             if self.spool.dirty:  # records that overflowed the queue
                 async with self._spool_lock:
                     await self._sync_spool()
@@ -371,7 +378,7 @@ class Writer:
                             written = await self.store.append(chunk, dedupe=True)
                             self.metrics.add("replayed", written)
                             self._written(chunk)
-                            await self._after(chunk)
+                            self._after(chunk)
                     except Exception as exc:
                         self.spool.release(fd)
                         self._degrade(exc)
@@ -412,13 +419,29 @@ class Writer:
         for kind, n in counts.items():
             self.metrics.add_written(kind, n)
 
-    async def _after(self, batch: Sequence[Item]) -> None:
+    def _after(self, batch: Sequence[Item]) -> None:
+        """Hand written records to ``after_write`` (the sanction ladder), in order, batched
+        across commits: small sync-mode commits must not each pay a sanctions transaction."""
         if self.after_write is None:
             return
-        try:
-            await self.after_write(batch)
-        except Exception:
-            log.exception("records: post-write processing (sanctions) failed")
+        self._after_items.extend(batch)
+        if self._after_task is None or self._after_task.done():
+            self._after_task = asyncio.create_task(self._run_after(), name="records-after")
+
+    async def _run_after(self) -> None:
+        assert self.after_write is not None
+        while self._after_items:
+            await asyncio.sleep(AFTER_DELAY_S)  # let the commits of this moment join in
+            items = self._after_items[: self.settings.batch_size]
+            del self._after_items[: len(items)]
+            try:
+                await self.after_write(items)
+            except Exception:
+                log.exception("records: post-write processing (sanctions) failed")
+
+    async def _after_done(self) -> None:
+        while self._after_task is not None and not self._after_task.done():
+            await asyncio.gather(self._after_task, return_exceptions=True)
 
 
 def _item(obj: Any) -> Item:
