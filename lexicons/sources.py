@@ -281,9 +281,10 @@ def _parse_attrs(fields: list[str]) -> tuple[tuple[tuple[str, str], ...], tuple[
 
 def _group_problem(term: str) -> tuple[str, str] | None:
     """A line holding several terms meant to co-occur: the lexicon format has no AND-groups,
-    and joined they would only match the words written together."""
+    and joined they would only match the words written together. Single characters between
+    separators (``色 情 网 站``) are a spaced spelling, not a group."""
     parts = [p for p in _GROUP_SEPARATORS.split(term) if p]
-    if len(parts) >= 2 and _CJK.search(term):
+    if sum(len(p) >= 2 for p in parts) >= 2 and _CJK.search(term):
         return ("cooccurrence", "words meant to co-occur (" + " + ".join(parts) + ")")
     return None
 
