@@ -12,6 +12,7 @@ lexicons (docs/lexicons.md, "Bring your lexicon").
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     check.set_defaults(func=run_check)
     _register_import(sub)
+    _register_diff(sub)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -144,4 +146,123 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"dropped: {len(report.dropped)} (listed in {args.report})", file=sys.stderr)
     else:
         sys.stderr.write(report.to_text())
+    return 0
+
+
+ENV_DATA_DIR = "AIGC_GATEWAY_DATA_DIR"
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="the service's data directory, whose lexicon-versions/ holds the manifests "
+        "(default: $AIGC_GATEWAY_DATA_DIR, else ./var)",
+    )
+
+
+def _store(args: argparse.Namespace):
+    from lexicons.history import ManifestStore
+
+    data_dir = args.data_dir or os.environ.get(ENV_DATA_DIR) or "var"
+    return ManifestStore(Path(data_dir) / "lexicon-versions")
+
+
+def _register_diff(sub: argparse._SubParsersAction) -> None:
+    diff = sub.add_parser(
+        "diff",
+        help="terms and categories added or removed between two lexicons",
+        description="Compare two lexicons, each a lexicon directory, a lexicon version "
+        "(sha256:...) recorded by the service, or a manifest file. Exit 0 when they are the "
+        "same, 1 when they differ, 2 on error.",
+    )
+    diff.add_argument("old", metavar="OLD", help="directory, version or manifest file")
+    diff.add_argument("new", metavar="NEW", help="directory, version or manifest file")
+    diff.add_argument("--json", action="store_true", help="print the diff as JSON")
+    _add_data_dir(diff)
+    diff.set_defaults(func=run_diff)
+    versions = sub.add_parser(
+        "versions",
+        help="lexicon versions the service has loaded, or the terms of one",
+        description="List the lexicon versions whose manifests the service recorded (newest "
+        "load first), or, given VERSION, print the terms that version held (TSV: term, "
+        "category, action, severity, match). Exit 2 when VERSION is unknown.",
+    )
+    versions.add_argument("version", nargs="?", metavar="VERSION", help="e.g. sha256:0123...")
+    versions.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(versions)
+    versions.set_defaults(func=run_versions)
+
+
+def _manifest(arg: str, args: argparse.Namespace):
+    from lexicons.history import manifest_of, read_manifest
+
+    path = Path(arg)
+    if path.is_dir():
+        lex = load_cli_lexicon(argparse.Namespace(lexicons=[arg]))
+        return manifest_of(lex, [path])
+    if path.is_file():
+        return read_manifest(path)
+    manifest = _store(args).get(arg)
+    if manifest is None:
+        raise LookupError(
+            f"{arg!r} is neither a directory, a manifest file nor a version recorded in "
+            f"{_store(args).root}"
+        )
+    return manifest
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from lexicons.history import diff
+
+    prog = "aigc-gateway lexicon diff"
+    try:
+        old, new = _manifest(args.old, args), _manifest(args.new, args)
+    except LexiconError as exc:
+        print(f"{prog}: invalid lexicon: {exc}", file=sys.stderr)
+        return 2
+    except (LookupError, OSError, ValueError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    result = diff(old, new)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(result.to_text())
+    return 0 if result.empty else 1
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    import json
+
+    store = _store(args)
+    if args.version is None:
+        rows = store.versions()
+        if args.json:
+            print(json.dumps([v.to_dict() for v in rows], ensure_ascii=False, indent=1))
+            return 0
+        if not rows:
+            print(f"no lexicon versions recorded in {store.root}", file=sys.stderr)
+        for v in rows:
+            sources = ", ".join(v.sources) or "(bundled sample)"
+            print(
+                f"{v.version}\t{v.term_count} terms\tfirst {v.first_loaded}\t"
+                f"last {v.last_loaded}\t{sources}"
+            )
+        return 0
+    manifest = store.get(args.version)
+    if manifest is None:
+        print(
+            f"aigc-gateway lexicon versions: {args.version} is not recorded in {store.root}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.json:
+        print(json.dumps(manifest.to_dict(), ensure_ascii=False))
+        return 0
+    out = sys.stdout
+    for r in manifest.terms:
+        out.write(f"{r.term}\t{r.category}\t{r.action}\t{r.severity}\t{r.match}\n")
     return 0
