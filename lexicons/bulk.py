@@ -20,7 +20,7 @@ from typing import BinaryIO
 from .lexicon import Lexicon
 from .scanner import Match
 
-__all__ = ["OVERLAP", "PIECE_BYTES", "scan_pieces"]
+__all__ = ["OVERLAP", "PIECE_BYTES", "scan_pieces", "scan_pieces_with_text"]
 
 #: Characters of context scanned on each side of a piece (far above the longest possible span).
 OVERLAP = 4096
@@ -40,6 +40,21 @@ def scan_pieces(
     ``match.start + base`` and ``match.end + base`` are code-point offsets in the whole text
     (a leading BOM is not part of the text). Raises ``UnicodeDecodeError`` on invalid UTF-8.
     """
+    for base, _text, matches in scan_pieces_with_text(
+        lex, stream, piece_bytes=piece_bytes, overlap=overlap
+    ):
+        yield base, matches
+
+
+def scan_pieces_with_text(
+    lex: Lexicon,
+    stream: BinaryIO,
+    *,
+    piece_bytes: int = PIECE_BYTES,
+    overlap: int = OVERLAP,
+) -> Iterator[tuple[int, str, list[Match]]]:
+    """:func:`scan_pieces`, also yielding the scanned text (``text[m.start:m.end]`` is the
+    match, with up to ``overlap`` characters of context around it)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     buf = ""  # text from absolute offset `buf_base`
     buf_base = 0
@@ -62,7 +77,7 @@ def scan_pieces(
             lo, hi = emit_from - buf_base, cut - buf_base
             kept = [m for m in lex.scan(buf) if lo <= m.start < hi]
             if kept:
-                yield buf_base, kept
+                yield buf_base, buf, kept
             emit_from = cut
         if final:
             return
