@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .loader import MAX_TERM_CHARS
 from .mapping import CUSTOM, DROP, CategoryMapping
-from .normalize import normalize_term
+from .normalize import normalize_term, tables
 from .sources import RawTerm, Source, expand_sources, read_source
 
 __all__ = ["Dropped", "ImportReport", "import_lexicon", "term_key"]
@@ -79,6 +79,7 @@ class _Kept:
     source: str
     where: str
     source_category: str
+    source_stem: str
     also: list[str] = field(default_factory=list)
 
 
@@ -154,14 +155,17 @@ def import_lexicon(
     mapping: CategoryMapping | None = None,
     force: bool = False,
     progress: Callable[[int, int], Progress] | None = None,
+    cache_dir: Path | None = None,
 ) -> ImportReport:
     """Read ``paths`` (files or directories) and write the lexicon directory ``out``.
 
     ``progress(total_lines, 0)`` may return a callable advanced by the number of lines
     processed. Raises ``sources.UnreadableSource`` for a file that cannot be read, and
     ``FileExistsError`` when ``out`` is a non-empty directory and ``force`` is false.
+    ``cache_dir`` is where the normalisation tables may be cached (as ``load_lexicon``'s).
     """
     began = time.perf_counter()
+    tables(cache_dir)
     mapping = mapping or CategoryMapping.default()
     if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not empty (--force replaces it)")
@@ -247,7 +251,7 @@ def _take(
         if key in allow:
             allow[key].also.append(f"{src.label}:{raw.where}")
         else:
-            allow[key] = _Kept(text, key, "allow", (), src.label, raw.where, "")
+            allow[key] = _Kept(text, key, "allow", (), src.label, raw.where, "", "")
         return
     names = raw.categories or (src.name_category,)
     names = tuple(dict.fromkeys(names + tags.get(key, ())))
@@ -277,12 +281,14 @@ def _take(
                 )
             )
             continue
-        kept[(key, cid)] = _Kept(text, key, cid, raw.attrs, src.label, raw.where, name)
+        kept[(key, cid)] = _Kept(
+            text, key, cid, raw.attrs, src.label, raw.where, name, src.name_category
+        )
 
 
 def _comment(k: _Kept) -> str:
     where = f"# {k.source}:{k.where}"
-    if k.source_category and k.source_category != Path(k.source).stem:
+    if k.source_category and k.source_category != k.source_stem:
         where += f" [{k.source_category}]"
     if k.also:
         more = f" +{len(k.also) - 3}" if len(k.also) > 3 else ""

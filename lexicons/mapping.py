@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import LexiconFormatError
@@ -66,6 +66,7 @@ class CategoryMapping:
     exact: dict[str, str]
     folded: dict[str, str]
     taxonomy: Taxonomy
+    _memo: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, files: list[Path], taxonomy: Taxonomy | None = None) -> CategoryMapping:
@@ -88,6 +89,14 @@ class CategoryMapping:
     def resolve(self, name: str) -> str | None:
         """The category id for a source name; None when the name is unknown. A name that is
         already a category id of the taxonomy maps to itself."""
+        try:
+            return self._memo[name]
+        except KeyError:
+            pass
+        hit = self._memo[name] = self._resolve(name)
+        return hit
+
+    def _resolve(self, name: str) -> str | None:
         hit = self.exact.get(name)
         if hit is not None:
             return hit

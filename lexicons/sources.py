@@ -121,11 +121,11 @@ class Source:
     terms: list[RawTerm] = field(default_factory=list)
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # houbb tag file: word -> tags
     notes: list[str] = field(default_factory=list)
+    name_category: str = ""
 
-    @property
-    def name_category(self) -> str:
-        """The category a file name gives its terms (``色情类型.txt`` -> ``色情类型``)."""
-        return self.path.stem
+    def __post_init__(self) -> None:
+        #: the category a file name gives its terms (``色情类型.txt`` -> ``色情类型``)
+        self.name_category = self.path.stem
 
 
 def expand_sources(paths: list[Path]) -> list[tuple[Path, str]]:

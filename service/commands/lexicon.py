@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from lexicons import LexiconError, coverage_report, export_csv
-from service.commands.scan import add_lexicon_arguments, load_cli_lexicon
+from service.commands.scan import add_lexicon_arguments, lexicon_cache_dir, load_cli_lexicon
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -123,6 +123,7 @@ def run_import(args: argparse.Namespace) -> int:
             mapping=mapping,
             force=args.force,
             progress=_progress,
+            cache_dir=lexicon_cache_dir(),
         )
     except UnreadableSource as exc:
         print(f"{prog}: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
