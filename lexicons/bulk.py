@@ -60,8 +60,9 @@ def scan_pieces_with_text(
     buf_base = 0
     emit_from = 0  # absolute offset from which matches are still to be reported
     first = True
+    read = getattr(stream, "read1", stream.read)  # a pipe: what has arrived, not a full piece
     while True:
-        data = stream.read(piece_bytes)
+        data = read(piece_bytes)
         final = not data
         text = decoder.decode(data, final=final)
         if first and text:

@@ -145,6 +145,8 @@ class ImportReport:
 
 
 Progress = Callable[[int], None]
+#: Terms between two updates of the progress bar.
+PROGRESS_STEP = 5000
 
 
 def import_lexicon(
@@ -185,9 +187,13 @@ def import_lexicon(
     unknown: Counter[str] = Counter()
     drop = report.dropped.append
     for src in sources:
-        for raw in src.terms:
+        done = 0
+        for i, raw in enumerate(src.terms, 1):
             report.read += 1
             _take(src, raw, mapping, tags, kept, allow, unknown, report, drop)
+            if advance and i % PROGRESS_STEP == 0:
+                advance(PROGRESS_STEP)
+                done += PROGRESS_STEP
         report.sources.append(
             {
                 "path": src.label,
@@ -200,7 +206,7 @@ def import_lexicon(
             }
         )
         if advance:
-            advance(src.lines)
+            advance(max(0, src.lines - done))
 
     mapped_under: dict[str, str] = {}
     for key, cid in kept:

@@ -99,13 +99,23 @@ def _register_import(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _progress(total: int, _start: int):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
+class _ProgressBar:
+    """tqdm on a terminal (stderr is a tty), nothing otherwise."""
 
-    bar = tqdm(total=total, unit=" lines", unit_scale=True, file=sys.stderr, leave=False)
-    return bar.update
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, total: int, _start: int):
+        if not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit=" lines", unit_scale=True, file=sys.stderr, leave=False)
+        return self.bar.update
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -114,6 +124,7 @@ def run_import(args: argparse.Namespace) -> int:
     from lexicons.sources import UnreadableSource
 
     prog = "aigc-gateway lexicon import"
+    bar = _ProgressBar()
     try:
         mapping = CategoryMapping.default(Path(args.mapping) if args.mapping else None)
         report = import_lexicon(
@@ -122,9 +133,10 @@ def run_import(args: argparse.Namespace) -> int:
             fmt=args.format,
             mapping=mapping,
             force=args.force,
-            progress=_progress,
+            progress=bar,
             cache_dir=lexicon_cache_dir(),
         )
+        bar.close()
     except UnreadableSource as exc:
         print(f"{prog}: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 2

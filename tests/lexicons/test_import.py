@@ -365,3 +365,41 @@ def test_gbk_list_is_decoded_and_noted(tmp_path: Path):
     report = import_lexicon([src], tmp_path / "lex")
     assert _terms(tmp_path / "lex") == {"a1.violence_obscenity": ["色情网站", "淫秽视频"]}
     assert report.sources[0]["encoding"] == "gb18030"
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    src = _write(tmp_path / "政治类.txt", "".join(f"标语{i}号\n" for i in range(12_000)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_GATEWAY_")}
+    cmd = [sys.executable, "-m", "service", "lexicon", "import", str(src)]
+    plain = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "a")], capture_output=True, cwd=ROOT, env=env, timeout=120
+    )
+    assert plain.returncode == 0 and b"\r" not in plain.stderr and b"lines/s" not in plain.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # rows, cols
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(tmp_path / "b")],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        cwd=ROOT,
+        env=env,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    assert b"lines" in seen and b"\r" in seen  # tqdm's bar, redrawn in place
+    assert b"imported 12000 terms" in seen
