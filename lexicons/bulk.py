@@ -25,7 +25,7 @@ __all__ = ["OVERLAP", "PIECE_BYTES", "scan_pieces", "scan_pieces_with_text"]
 #: Characters of context scanned on each side of a piece (far above the longest possible span).
 OVERLAP = 4096
 #: Bytes read per piece.
-PIECE_BYTES = 4 * 1024 * 1024
+PIECE_BYTES = 1024 * 1024
 
 
 def scan_pieces(
