@@ -24,14 +24,7 @@ import orjson
 from ..framing import Frame, NDJSONParser, SSEParser
 from ..screen import Screen
 
-__all__ = [
-    "Adapter",
-    "StreamTranslator",
-    "TextRef",
-    "add_text",
-    "add_text_or_texts",
-    "walk_strings",
-]
+__all__ = ["Adapter", "StreamTranslator", "TextRef", "add_text", "add_text_or_texts", "walk_strings"]
 
 TextRef = tuple[Any, Any]  # (container, key): container[key] is a str
 
