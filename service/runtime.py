@@ -22,6 +22,7 @@ from service.tenants import DEFAULT_TENANT_ID, PolicyTable, Tenant, TenantRegist
 
 if TYPE_CHECKING:
     from lexicons import Lexicon
+    from lexicons.history import ManifestStore
 
 log = logging.getLogger("aigc_gateway.runtime")
 
@@ -104,7 +105,7 @@ def _bundled_dir() -> Path:
     return Path(lexicons.__file__).parent / "data"
 
 
-def manifest_store(settings: Settings):
+def manifest_store(settings: Settings) -> ManifestStore:
     """The store of lexicon version manifests (``lexicons.history``): every version this
     service has loaded, so a record's ``lexicon_version`` resolves to its terms."""
     from lexicons.history import ManifestStore
