@@ -15,7 +15,7 @@ from typing import Literal
 from .errors import LabelFormatError
 from .record import check_provider_code
 
-__all__ = ["LabelSettings", "SigningConfig", "has_required_elements", "propagation_wording"]
+__all__ = ["BUILTIN_WORDINGS", "LabelSettings", "SigningConfig", "has_required_elements", "propagation_wording"]
 
 _AI_RE = re.compile(r"人工智能|AI", re.IGNORECASE)
 _GEN_RE = re.compile(r"生成|合成")
@@ -26,6 +26,15 @@ _NOTICE = {
     "3": "该内容疑似为人工智能生成合成内容",
 }
 _SHORT = {"1": "AI生成", "2": "可能为AI生成", "3": "疑似AI生成"}
+# Every wording the library or the service draws by default; the shipped font covers them all
+# (scripts/build-label-font, tests/labelers/test_fonts.py).
+BUILTIN_WORDINGS = (
+    "AI生成",
+    "本内容由人工智能生成",
+    "【本内容由人工智能生成】",
+    *_NOTICE.values(),
+    *_SHORT.values(),
+)
 
 
 def has_required_elements(text: str) -> bool:
