@@ -39,6 +39,7 @@ __all__ = [
     "MIRRORS",
     "add_explicit",
     "check_limits",
+    "has_explicit",
     "media_type",
     "read_implicit",
     "sniff",
@@ -119,6 +120,46 @@ def add_explicit(data: bytes, settings: LabelSettings) -> bytes:
     if kind == PPTX:
         return _pptx_notice(data, settings.text_notice)
     return _xlsx_notice(data, settings.text_notice)
+
+
+def has_explicit(data: bytes) -> bool:
+    """Whether the visible notice is where :func:`add_explicit` puts it (ours or anyone's).
+
+    PDF: the text of page 1; DOCX: the first paragraph; PPTX: the text of the first slide;
+    XLSX: the header/footer of the first worksheet. The text must hold both GB 45438 elements.
+    """
+    from ..settings import has_required_elements
+
+    return any(has_required_elements(t) for t in _notice_candidates(data))
+
+
+def _xml_text(raw: bytes) -> str:
+    root = ET.fromstring(raw)
+    return "".join(root.itertext())
+
+
+def _notice_candidates(data: bytes) -> list[str]:
+    if _is_pdf(data):
+        reader = _pdf_reader(data)
+        try:
+            return [reader.pages[0].extract_text() or ""] if len(reader.pages) else []
+        except Exception as exc:  # pypdf raises many types on broken content streams
+            raise CorruptFileError(f"cannot read the text of page 1: {exc}") from exc
+    archive = _open_zip(data)
+    kind = media_type(data)
+    if kind == DOCX:
+        root = _parse_xml(_read_member(archive, "word/document.xml"), "word/document.xml")
+        first = next(root.iter(f"{{{W_NS}}}p"), None)
+        return ["".join(first.itertext())] if first is not None else []
+    if kind == PPTX:
+        slide = _first_slide(archive)
+        return [_xml_text(_read_member(archive, slide))] if slide else []
+    sheet = _first_sheet(archive)
+    if sheet is None:
+        return []
+    root = _parse_xml(_read_member(archive, sheet), sheet)
+    header = root.find(f"{{{S_NS}}}headerFooter")
+    return ["".join(header.itertext())] if header is not None else []
 
 
 # ---------------------------------------------------------------- PDF
