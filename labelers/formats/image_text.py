@@ -308,7 +308,9 @@ def label_image(kind: str, data: bytes, settings: LabelSettings) -> bytes:
     animated = (image_gif.frame_count(data) > 1 if kind == "gif"
                 else kind in ("png", "webp") and container.is_animated(data))
     if animated:
-        raise UnsupportedMediaError(f"explicit label for animated {kind.upper()} is not supported")
+        from .image_animated import label_animation
+
+        return label_animation(kind, data, settings)
     font = find_font(settings.font_path, settings.explicit_text)
     with warnings.catch_warnings():
         # Pillow warns (UserWarning) about damaged EXIF it skips; the EXIF bytes are carried
