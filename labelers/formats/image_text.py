@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..errors import CorruptFileError, UnsupportedMediaError
 from ..fonts import find_font
 from ..settings import LabelSettings
-from . import image_codec, image_gif, image_jpeg, image_png, image_tiff, image_webp
+from . import image_codec, image_gif, image_jpeg, image_png, image_tiff, image_webp, png_patch
 
 __all__ = ["MIN_GLYPH_PX", "Placement", "find_font", "label_image", "place_label"]
 
@@ -319,7 +319,8 @@ def label_image(kind: str, data: bytes, settings: LabelSettings) -> bytes:
         source = image_codec.decode(data, (width, height))
         labeled = _draw(source, settings, font)
         if kind == "png":
-            return image_codec.encode_png(data, labeled)
+            patched = png_patch.patch(data, source, labeled)
+            return patched if patched is not None else image_codec.encode_png(data, labeled)
         if kind == "jpeg":
             return image_codec.encode_jpeg(data, source, labeled)
         if kind == "gif":
