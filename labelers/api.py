@@ -288,8 +288,8 @@ def _check_c2pa(doc: _Doc, data: bytes, settings: LabelSettings) -> None:
             f"not {media_type}; set signing.bind_content=False or disable C2PA")
 
 
-def _with_c2pa(doc: _Doc, data: bytes, record: LabelRecord,
-               settings: LabelSettings) -> tuple[bytes, bool]:
+def _with_c2pa(doc: _Doc, data: bytes, record: LabelRecord, settings: LabelSettings,
+               parent: bytes | None = None) -> tuple[bytes, bool]:
     """Sign the C2PA manifest last; the TC260 record must come out byte-identical."""
     from . import c2pa_manifest
 
@@ -297,7 +297,7 @@ def _with_c2pa(doc: _Doc, data: bytes, record: LabelRecord,
     if settings.c2pa is None or not c2pa_manifest.supported(media_type):
         return data, False
     before = [f.raw for f in doc.read(data)]
-    out = c2pa_manifest.sign(data, media_type, settings.c2pa)
+    out = c2pa_manifest.sign(data, media_type, settings.c2pa, parent=parent)
     if [f.raw for f in doc.read(out)] != before:
         raise LabelError("internal error: C2PA signing changed the TC260 record")
     _check_written(doc, out, record)
@@ -332,6 +332,7 @@ def propagate_file(data: bytes, *, filename: str | None = None, media_type: str 
         raise LabelFormatError("propagate_id must not be empty")
     doc = _Doc(data, filename, media_type, settings.max_bytes)
     doc.check_limits(data, settings)
+    _check_c2pa(doc, data, settings)
     found = doc.read(data)
     if any(f.record is None for f in found):
         raise LabelConflictError("the file carries an AIGC record that does not parse")
@@ -378,8 +379,9 @@ def propagate_file(data: bytes, *, filename: str | None = None, media_type: str 
                                         "ReservedCode2": ""} != existing[0].to_dict() | {
             "ContentPropagator": "", "PropagateID": "", "ReservedCode2": ""}:
         raise LabelError("internal error: propagation changed producer fields")
+    out, c2pa = _with_c2pa(doc, out, record, settings, parent=data)
     return LabeledFile(out, doc.media_type(out), record, explicit, True, doc.name, notice,
-                       traces=traces)
+                       traces=traces, c2pa=c2pa)
 
 
 class _AnyKey(dict[str, bytes | str]):

@@ -50,18 +50,28 @@ def _c2pa() -> Any:
     return c2pa
 
 
-def sign(data: bytes, media_type: str, config: C2paConfig, *, title: str = "") -> bytes:
-    """``data`` with an embedded, signed C2PA manifest (see module docstring)."""
+def sign(data: bytes, media_type: str, config: C2paConfig, *, title: str = "",
+         parent: bytes | None = None) -> bytes:
+    """``data`` with an embedded, signed C2PA manifest (see module docstring).
+
+    ``parent``: the file as received, for a platform that propagates it: the new manifest
+    says ``c2pa.opened`` (that file, with its own manifest, as the ``parentOf`` ingredient)
+    and ``c2pa.published`` instead of ``c2pa.created``, so the producer's provenance stays
+    verifiable inside ours.
+    """
     if not supported(media_type):
         raise UnsupportedMediaError(f"C2PA manifests are not written for {media_type}")
     c2pa = _c2pa()
+    if parent is None:
+        actions: list[dict[str, Any]] = [{"action": "c2pa.created",
+                                          "digitalSourceType": AI_SOURCE}]
+    else:
+        actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["received"]}},
+                   {"action": "c2pa.published"}]
     manifest = {
         "claim_generator_info": [{"name": config.claim_generator}],
         "title": title or "AI-generated content",
-        "assertions": [{
-            "label": "c2pa.actions",
-            "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": AI_SOURCE}]},
-        }],
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}],
     }
     try:
         info = c2pa.C2paSignerInfo(
@@ -72,6 +82,10 @@ def sign(data: bytes, media_type: str, config: C2paConfig, *, title: str = "") -
             {"builder": {"thumbnail": {"enabled": False}}}))
         with c2pa.Signer.from_info(info) as signer, \
                 c2pa.Builder(manifest, context=context) as builder:
+            if parent is not None:
+                builder.add_ingredient_from_stream(
+                    {"title": "received file", "relationship": "parentOf", "label": "received"},
+                    media_type, io.BytesIO(parent))
             out = io.BytesIO()
             builder.sign(signer, media_type, io.BytesIO(data), out)
     except c2pa.C2paError as exc:

@@ -80,3 +80,25 @@ def test_c2pa_with_content_binding_refused_where_it_cannot_coexist() -> None:
     signing = SigningConfig("hmac-sha256", "k1", key=b"c2pa-test-secret-0123")
     with pytest.raises(LabelFormatError, match="content binding"):
         label_file(encode_audio(programme(1.0, 16000, 1), 16000, "WAV", "PCM_16"), settings=LabelSettings(CODE, signing=signing, c2pa=_config()))
+
+
+def test_propagation_re_signs_with_the_received_file_as_ingredient() -> None:
+    from labelers import propagate_file
+
+    from .doc_support import PROPAGATOR
+
+    key = b"c2pa-test-secret-0123"
+    signing = SigningConfig("hmac-sha256", "k1", key=key)
+    produced = label_file(encode(gradient(240, 180), "PNG"),
+                          settings=LabelSettings(CODE, signing=signing, c2pa=_config())).data
+    shared = propagate_file(produced, propagator_code=PROPAGATOR, propagate_id="post-1",
+                            settings=LabelSettings(CODE, signing=signing, c2pa=_config()))
+    assert shared.c2pa
+    state, store = _read(shared.data, "image/png")
+    assert state == "Valid" and len(store["manifests"]) == 2  # ours + the producer's
+    active = store["manifests"][store["active_manifest"]]
+    assert [i["relationship"] for i in active["ingredients"]] == ["parentOf"]
+    report = inspect_file(shared.data, verify_key=key)
+    assert report.compliant, report.problems
+    assert {k: v.state for k, v in report.signatures.items()} == {"producer": "valid",
+                                                                  "propagator": "valid"}
