@@ -106,12 +106,14 @@ def label_settings(cfg: LabelsSettings, tenant: TenantLabels | None = None, *,
                                   "of this service) in the configuration.")
     explicit_text = (tenant.explicit_text if tenant and tenant.explicit_text else None) \
         or cfg.explicit_text
+    position = (tenant.text_position if tenant and tenant.text_position else None) \
+        or cfg.text_position
     try:
         return LabelSettings(
             producer_code=producer or _NO_PRODUCER,
             explicit_text=explicit_text,
             text_notice=cfg.text_notice,
-            text_position=cfg.text_position if cfg.text_position != "off" else "end",
+            text_position=position if position != "off" else "end",
             image_position=cfg.image_position,
             image_text_height=cfg.image_text_height,
             font_path=cfg.font_path,
