@@ -69,6 +69,17 @@ DEMO_PRODUCER_CODE = "0011" + "0" * 18 + "10000"
 DEMO_PROPAGATOR_CODE = "0011" + "0" * 18 + "20000"
 
 
+class LabelsC2paSettings(_Section):
+    """C2PA manifest beside the TC260 record (opt-in); PEM certificate chain and private key."""
+
+    enabled: bool = False
+    cert_path: Path | None = None  # PEM chain, signing certificate first
+    key_path: Path | None = None  # PEM private key
+    algorithm: Literal["es256", "es384", "es512", "ps256", "ed25519"] = "es256"
+    tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time stamp
+    claim_generator: str = "aigc-gateway"
+
+
 class LabelsSettings(_Section):
     """Global label settings (owned by the labels routes; extend here)."""
 
@@ -90,6 +101,12 @@ class LabelsSettings(_Section):
     image_position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
     audio_morse: Literal["start", "end", "both"] = "start"
     strict_provider_code: bool = True
+    # added by the labels bridge (service/labeling.py):
+    image_text_height: float = Field(default=0.06, ge=0.05, le=0.5)
+    video_max_seconds: float = Field(default=600.0, gt=0)  # longer videos: 422
+    video_notice_seconds: float = Field(default=3.0, ge=2.0)  # GB 45438 §5.4: at least 2 s
+    detect_traces: bool = False  # /label/propagate looks for AI traces unless detect=false
+    c2pa: LabelsC2paSettings = Field(default_factory=lambda: LabelsC2paSettings())
 
 
 # Compliance records settings live with their owner (service.records.settings).
