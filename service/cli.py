@@ -27,10 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aigc-gateway",
         description="Screen and label generative-AI traffic for mainland-China compliance.",
     )
+    parser.add_argument("--version", action="version", version=f"aigc-gateway {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aigc-gateway")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
