@@ -113,7 +113,9 @@ async def set_language(lang: str, request: Request, next: str | None = None) -> 
     return response
 
 
-def _login_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+def _login_page(
+    request: Request, status: int = 200, error: str | None = None, next: str | None = None
+) -> Response:
     nonce = new_login_nonce()
     runtime = _runtime(request)
     response = render(
@@ -122,7 +124,7 @@ def _login_page(request: Request, status: int = 200, error: str | None = None) -
         status=status,
         nonce=nonce,
         error=error,
-        next=safe_next(request.query_params.get("next")),
+        next=safe_next(next or request.query_params.get("next")),
         no_token=sessions_for(request) is None,
         logged_out=_notice(request) == "logged_out",
         secure=request.url.scheme == "https"
@@ -162,17 +164,18 @@ async def login(request: Request) -> Response:
 
     if not _same_site(request):
         raise CsrfRefused()
+    next_url = str(form.get("next") or "")
     sessions = sessions_for(request)
     if sessions is None:
-        return _login_page(request, 403, "no_token")
+        return _login_page(request, 403, "no_token", next_url)
     throttle = _throttle(request)
     client = _client(request)
     if throttle.blocked(client, runtime.settings.console.login_attempts_per_minute):
-        return _login_page(request, 429, "throttled")
+        return _login_page(request, 429, "throttled", next_url)
     name = str(form.get("operator") or "").strip()
     token = form.get("token")
     if not name or len(name) > 64 or not name.isprintable():
-        return _login_page(request, 422, "operator")
+        return _login_page(request, 422, "operator", next_url)
     if not isinstance(token, str) or not admin_token_matches(runtime.settings, token):
         throttle.failed(client)
         await admin_actions.record_action(
@@ -182,7 +185,7 @@ async def login(request: Request) -> Response:
             name,
             client=client,
         )
-        return _login_page(request, 401, "token")
+        return _login_page(request, 401, "token", next_url)
     value = sessions.issue(name)
     session = sessions.read(value)
     assert session is not None
@@ -190,7 +193,7 @@ async def login(request: Request) -> Response:
     await admin_actions.record_action(
         runtime, operator(request, session), "console.login", name, client=client
     )
-    response = redirect(request, safe_next(str(form.get("next") or "")))
+    response = redirect(request, safe_next(next_url))
     set_session_cookie(request, response, value)
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
@@ -593,6 +596,7 @@ async def users(request: Request, session: SessionDep) -> Response:
     rows: list[dict[str, Any]] = []
     error = None
     try:
+        await runtime.recorder.flush()
         rows = await queries.sanctioned_users(runtime.recorder, tenant=tenant or None,
                                               user=user or None)
     except Exception as exc:  # the records database is down
