@@ -104,7 +104,7 @@ async def get_session(request: Request) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _same_site(request: Request) -> bool:
+def same_site(request: Request) -> bool:
     """False when the browser says the request comes from another site.
 
     Browsers send ``Sec-Fetch-Site`` (computed by the browser, so a TLS-terminating proxy
@@ -124,7 +124,7 @@ async def check_csrf(request: Request, session: SessionDep) -> Session:
         form = await request.form(max_files=1, max_fields=30)
         value = form.get("csrf")
         token = value if isinstance(value, str) else None
-    if not _same_site(request) or not same_token(token, session.csrf):
+    if not same_site(request) or not same_token(token, session.csrf):
         raise CsrfRefused()
     return session
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
@@ -22,7 +23,12 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from service import admin_actions
 from service.console import queries
 from service.console.i18n import LANG_COOKIE, LANGS
-from service.console.sessions import LOGIN_COOKIE, LOGIN_NONCE_SECONDS, new_login_nonce
+from service.console.sessions import (
+    LOGIN_COOKIE,
+    LOGIN_NONCE_SECONDS,
+    LoginThrottle,
+    new_login_nonce,
+)
 from service.console.views import (
     incident_view,
     inspect_view,
@@ -38,6 +44,7 @@ from service.console.web import (
     LoginRequired,
     SessionDep,
     console_enabled,
+    cookie_name,
     finish,
     is_fragment,
     login_redirect,
@@ -46,12 +53,14 @@ from service.console.web import (
     redirect,
     render,
     safe_next,
+    same_site,
     sessions_for,
     set_session_cookie,
 )
 from service.deps import admin_token_matches
 from service.errors import GatewayError, NotFound, PayloadTooLarge, ValidationFailed
 from service.records.chain import parse_utc
+from service.records.complaints import allowlist_file
 from service.records.exporting import CSV_COLUMNS
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(console_enabled)])
@@ -160,9 +169,7 @@ async def login(request: Request) -> Response:
     cookie = request.cookies.get(LOGIN_COOKIE)
     if not isinstance(nonce, str) or not cookie or nonce != cookie:
         raise CsrfRefused()
-    from service.console.web import _same_site
-
-    if not _same_site(request):
+    if not same_site(request):
         raise CsrfRefused()
     next_url = str(form.get("next") or "")
     sessions = sessions_for(request)
@@ -199,9 +206,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _throttle(request: Request) -> Any:
-    from service.console.sessions import LoginThrottle
-
+def _throttle(request: Request) -> LoginThrottle:
     throttle = getattr(request.app.state, "console_throttle", None)
     if throttle is None:
         throttle = request.app.state.console_throttle = LoginThrottle()
@@ -215,8 +220,6 @@ async def logout(request: Request, session: CsrfDep) -> Response:
     )
     request.state.console_session = None
     response = redirect(request, "/console?ok=logged_out")
-    from service.console.web import cookie_name
-
     response.delete_cookie(cookie_name(request), path="/")
     return response
 
@@ -395,8 +398,6 @@ async def _complaints_page(
 
 def _allowlist_in_force(runtime: Any, rows: list[dict[str, Any]]) -> dict[str, bool]:
     """Per tenant of a false-block ticket: whether its lexicon sets read its allow-list."""
-    from service.records.complaints import allowlist_file
-
     settings = runtime.settings
     root = runtime.recorder.allowlist_dir
     out: dict[str, bool] = {}
@@ -632,8 +633,6 @@ async def lift(request: Request, session: CsrfDep) -> Response:
         )
     except GatewayError as exc:
         return await _user_page(request, tenant, user, exc.status, str(exc))
-    from urllib.parse import urlencode
-
     query = urlencode({"tenant": tenant, "user": user, "ok": "lifted"})
     return redirect(request, f"/console/users/detail?{query}")
 
