@@ -28,6 +28,7 @@ from service.console.sessions import (
     LOGIN_NONCE_SECONDS,
     LoginThrottle,
     new_login_nonce,
+    same_token,
 )
 from service.console.views import (
     incident_view,
@@ -54,6 +55,7 @@ from service.console.web import (
     render,
     safe_next,
     same_site,
+    secure_request,
     sessions_for,
     set_session_cookie,
 )
@@ -126,7 +128,6 @@ def _login_page(
     request: Request, status: int = 200, error: str | None = None, next: str | None = None
 ) -> Response:
     nonce = new_login_nonce()
-    runtime = _runtime(request)
     response = render(
         request,
         "login.html",
@@ -136,8 +137,7 @@ def _login_page(
         next=safe_next(next or request.query_params.get("next")),
         no_token=sessions_for(request) is None,
         logged_out=_notice(request) == "logged_out",
-        secure=request.url.scheme == "https"
-        or runtime.settings.console.cookie_secure == "always",
+        secure=secure_request(request),
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -146,6 +146,7 @@ def _login_page(
         path="/console",
         httponly=True,
         samesite="strict",
+        # the nonce is no credential: Secure only when this very request came over TLS
         secure=request.url.scheme == "https",
     )
     return response
@@ -167,9 +168,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     nonce = form.get("nonce")
     cookie = request.cookies.get(LOGIN_COOKIE)
-    if not isinstance(nonce, str) or not cookie or nonce != cookie:
-        raise CsrfRefused()
-    if not same_site(request):
+    if not isinstance(nonce, str) or not same_token(nonce, cookie) or not same_site(request):
         raise CsrfRefused()
     next_url = str(form.get("next") or "")
     sessions = sessions_for(request)
@@ -195,7 +194,8 @@ async def login(request: Request) -> Response:
         return _login_page(request, 401, "token", next_url)
     value = sessions.issue(name)
     session = sessions.read(value)
-    assert session is not None
+    if session is None:  # cannot happen: the cookie was signed just now
+        raise RuntimeError("a new console session could not be read back")
     request.state.console_session = session
     await admin_actions.record_action(
         runtime, operator(request, session), "console.login", name, client=client
