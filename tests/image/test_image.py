@@ -1,9 +1,8 @@
 """The container image: built from the Dockerfile by scripts/build-image (which runs
 scripts/check-image), then its filesystem read from outside through ``buildah mount``.
 
-The build takes about 2.5 minutes from nothing on this 2-core machine (Debian base by
-debootstrap ~1.5 min, image ~1 min; measured, see docs/deployment.md) and reaches the Debian
-and PyPI registries. It runs when ``AIGC_GATEWAY_IMAGE_TESTS=1`` (the lead's CI decides) and
+The build takes 2.5 to 6 minutes from nothing on this 2-core machine (quiet vs loaded;
+measured, see docs/deployment.md) and reaches the Debian and PyPI registries. It runs when ``AIGC_GATEWAY_IMAGE_TESTS=1`` (the lead's CI decides) and
 needs root with buildah and debootstrap (scripts/install-system-deps --image).
 """
 
@@ -25,7 +24,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("AIGC_GATEWAY_IMAGE_TESTS") != "1",
-        reason="image build is opt-in: AIGC_GATEWAY_IMAGE_TESTS=1 (about 2.5 minutes)",
+        reason="image build is opt-in: AIGC_GATEWAY_IMAGE_TESTS=1 (2.5-6 minutes)",
     ),
 ]
 
