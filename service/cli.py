@@ -45,6 +45,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="aigc-gateway",
         description="Screen and label generative-AI traffic for mainland-China compliance.",
     )
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     if command is None:
         for name in COMMAND_MODULES:
@@ -67,6 +68,23 @@ def _command_of(argv: Sequence[str]) -> str | None:
         if not arg.startswith("-"):
             return arg
     return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aigc-gateway")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the package metadata is read only when asked (it costs start-up time)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"aigc-gateway {_version()}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

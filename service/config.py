@@ -121,6 +121,21 @@ class LimitsSettings(_Section):
     max_batch_items: int = Field(default=256, ge=1)
 
 
+class ConsoleSettings(_Section):
+    """The operator console at ``/console`` (service/console); needs ``admin_token``."""
+
+    enabled: bool = True
+    session_hours: float = Field(default=8.0, gt=0, le=168)  # absolute session lifetime
+    idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # sliding idle timeout
+    # Signs session cookies; default: a key derived from admin_token (so every worker and
+    # replica with the same token shares sessions, and changing the token ends them all).
+    secret: SecretStr | None = Field(default=None, min_length=32)
+    # "auto": Secure cookie when the request came over https (X-Forwarded-Proto is honoured
+    # only from uvicorn's --forwarded-allow-ips); "always" behind a TLS-terminating proxy.
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    login_attempts_per_minute: int = Field(default=10, ge=1)  # failed logins per address
+
+
 def _split_paths(value: Any) -> Any:
     """``AIGC_GATEWAY_LEXICONS`` may be a JSON list or ``os.pathsep``-separated directories."""
     if isinstance(value, str):
@@ -177,6 +192,7 @@ class Settings(BaseSettings):
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     labels: LabelsSettings = Field(default_factory=LabelsSettings)
     records: RecordSettings = Field(default_factory=RecordSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 

@@ -20,6 +20,7 @@ from service.deps import (
     request_body_doc,
 )
 from service.errors import EmptyText, PayloadTooLarge, UserSuspended, ValidationFailed
+from service.excerpt import incident_excerpt
 from service.moderation import ModerationResult, screen_for
 from service.runtime import Runtime
 from service.tenants import Tenant, strictest
@@ -153,6 +154,7 @@ def submit_incident(
         from service.records.events import IncidentEvent
     except ImportError:
         return
+    offsets = [(mm.match.start, mm.match.end) for mm in result.matches]
     runtime.recorder.submit(
         IncidentEvent(
             request_id=get_request_id(request),
@@ -163,8 +165,9 @@ def submit_incident(
             action=result.action,
             categories=list(result.categories),
             terms=[mm.match.term for mm in result.matches],
-            offsets=[(mm.match.start, mm.match.end) for mm in result.matches],
+            offsets=offsets,
             lexicon_version=result.lexicon_version,
+            excerpt=incident_excerpt(result.masked_text, offsets),
         )
     )
 
