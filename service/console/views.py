@@ -182,16 +182,10 @@ async def inspect_view(
     runtime: Any, data: bytes, filename: str | None, declared: str | None
 ) -> dict[str, Any]:
     """``POST /label/inspect``'s report (same keys for signature checks)."""
-    from labelers import inspect_file
+    from service import labeling
     from service.routes.label import _run
 
-    cfg = runtime.settings.labels
-    keys: dict[str, bytes | str] = {}
-    if cfg.signing_key is not None:
-        keys[cfg.signing_key_id] = cfg.signing_key.get_secret_value().encode()
-    if cfg.sm2_public_key:
-        keys[cfg.signing_key_id] = cfg.sm2_public_key
     report = await _run(
-        inspect_file, data, filename=filename, media_type=declared, verify_key=keys
+        labeling.inspect, runtime.settings.labels, data, filename=filename, media_type=declared
     )
     return report.to_dict()

@@ -546,16 +546,15 @@ async def labels(request: Request, session: SessionDep) -> Response:
 @router.post("/labels/label")
 async def label(request: Request, session: CsrfDep) -> Response:
     """The labeled file as a download (the ``POST /label`` code path for the chosen tenant)."""
-    from labelers import label_file
-    from service.routes.label import _file_response, _record, _run, label_settings
+    from service import labeling
+    from service.routes.label import _file_response, _record, _run
 
     runtime = _runtime(request)
     try:
         data, filename, declared, fields = await _upload(request)
         tenant = tenant_for(runtime, fields.get("tenant"))
-        settings = label_settings(runtime, tenant)
-        out = await _run(label_file, data, filename=filename, media_type=declared,
-                         settings=settings, produce_id=None)
+        out = await _run(labeling.label, runtime.settings.labels, tenant.labels, data,
+                         filename=filename, media_type=declared, produce_id=None)
     except GatewayError as exc:
         if is_fragment(request):
             return render(request, "_inspect_report.html", status=exc.status, error=str(exc),
