@@ -18,7 +18,7 @@ import orjson
 
 from service.classifier.demo_guard import DEFAULT_RULES, DemoGuardApp, Rule, _send, _text_of
 
-_headers: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("headers", default={})
+_headers: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("headers")
 _receive: contextvars.ContextVar[Any] = contextvars.ContextVar("receive")
 
 RULES = (

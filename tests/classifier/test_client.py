@@ -13,7 +13,7 @@ from service.classifier import ClassifierSettings, ClassifierStage, GuardClient,
 from service.classifier.verdict import GuardInput
 from tests.support.server import free_port
 
-from .fake_guard import Fault, FakeGuard
+from .fake_guard import FakeGuard, Fault
 
 BACKENDS = ["qwen3guard", "llamaguard", "openai-moderation", "webhook"]
 EXPECTED_RISKS = {

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from service.classifier import ClassifierMetrics, ClassifierSettings, ClassifierStage
 from service.logs import JsonFormatter
 
-from .fake_guard import Fault, FakeGuard
+from .fake_guard import FakeGuard, Fault
 
 Make = Callable[..., ClassifierSettings]
 SECRET = "绝密标记LOGCHECK7731"
