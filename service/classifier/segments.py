@@ -62,7 +62,7 @@ class Segmenter:
                 if i + 1 >= n:
                     break  # undecided until the next character arrives
                 if buf[i + 1].isspace():
-                    end = i + 2
+                    end = min(i + 2, self.max_chars)
             if end is not None and end >= self.min_chars:
                 return end
             i += 1
