@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "service.commands.lexicon",
     "service.commands.label",
     "service.commands.records",
+    "service.commands.assess",
     "service.commands.bench",
 )
 
