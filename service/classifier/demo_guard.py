@@ -6,6 +6,7 @@ Speaks every backend's wire format, one path prefix each::
     POST /llamaguard/v1/chat/completions     Llama Guard 3/4 ("safe" | "unsafe\\nS1,S10")
     POST /openai/v1/moderations              OpenAI moderation (13 categories and scores)
     POST /webhook                            the gateway's generic webhook shape
+    GET  /stats                              {"requests": N} answered so far
 
 so ``[classifier] url`` is e.g. ``http://127.0.0.1:8002/qwen3guard/v1``. The verdict comes from
 keyword rules (``DEFAULT_RULES``, or your own): a text containing a rule's marker gets that
@@ -129,7 +130,6 @@ class DemoGuardApp:
                     return
         if scope["type"] != "http":
             return
-        self.requests += 1
         chunks = []
         while True:
             message = await receive()
@@ -138,6 +138,10 @@ class DemoGuardApp:
                 break
         raw = b"".join(chunks)
         path = scope["path"]
+        if scope["method"] == "GET" and path == "/stats":  # for benchmarks: is the stage on?
+            await _send(send, 200, orjson.dumps({"requests": self.requests}))
+            return
+        self.requests += 1
         if scope["method"] != "POST" or path not in self._routes:
             await _send(send, 404, b'{"error": {"message": "no such route"}}')
             return
