@@ -3,6 +3,8 @@ missing, a different run is not mixed in, and the exit status says what happened
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +25,11 @@ class FakeModel:
 
     failing: bool = True
     deny: bool = False
+    delay: float = 0.0
     asked: Counter[str] = field(default_factory=Counter)
+    arrivals: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -36,6 +42,13 @@ class FakeModel:
                 break
         prompt = orjson.loads(body)["messages"][0]["content"]
         self.asked[prompt] += 1
+        self.arrivals.append(time.monotonic())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.deny:
             status, payload = 401, {"error": {"message": "bad key", "code": "invalid_api_key"}}
         elif self.failing and "FLAKY" in prompt:
@@ -67,8 +80,10 @@ def model_server() -> Iterator[tuple[FakeModel, str]]:
 @pytest.fixture
 def model(model_server: tuple[FakeModel, str]) -> FakeModel:
     fake = model_server[0]
-    fake.failing, fake.deny = True, False
+    fake.failing, fake.deny, fake.delay = True, False, 0.0
     fake.asked.clear()
+    fake.arrivals.clear()
+    fake.max_in_flight = 0
     return fake
 
 
@@ -186,6 +201,25 @@ def test_a_refused_run_stops_early_and_keeps_its_report(
     assert run(url, bank, out, "--concurrency", "1") == 3
     assert sum(model.asked.values()) == 1  # the first 401 stopped the run
     assert (out / "report.json").exists()
+
+
+def test_concurrency_limit(
+    model_server: tuple[FakeModel, str], model: FakeModel, bank: Path, tmp_path: Path
+) -> None:
+    model.failing, model.delay = False, 0.05
+    assert run(model_server[1], bank, tmp_path / "out", "--concurrency", "2") == 0
+    assert sum(model.asked.values()) == 8 and model.max_in_flight == 2
+
+
+def test_rate_limit(
+    model_server: tuple[FakeModel, str], model: FakeModel, bank: Path, tmp_path: Path
+) -> None:
+    """--rate 4: after a burst of at most 4, one request per 0.25 s (a lower bound on the
+    spread of arrivals, which a busy machine can only make longer)."""
+    model.failing = False
+    assert run(model_server[1], bank, tmp_path / "out", "--concurrency", "8", "--rate", "4") == 0
+    assert len(model.arrivals) == 8
+    assert model.arrivals[-1] - model.arrivals[0] >= 0.9  # 4 more after the burst of 4
 
 
 def test_sampling_and_export(
