@@ -157,6 +157,10 @@ class GuardClient:
         except asyncio.CancelledError:
             self.breaker.release()
             raise
+        except Exception as exc:  # a bug must not leave the breaker's trial slot taken
+            self._failed(item, "internal")
+            log.error("classifier check raised", extra={"exception": type(exc).__name__})
+            raise GuardError("internal", "the guard check failed unexpectedly") from None
         self.breaker.success()
         if self.cache is not None:
             self.cache[key] = result

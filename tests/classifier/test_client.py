@@ -307,3 +307,27 @@ async def test_an_oversized_answer_is_refused(guard: FakeGuard, make_settings: M
     finally:
         await stage.close()
     assert v.error == "bad_response"
+
+
+async def test_an_unexpected_error_is_a_guard_error_and_frees_the_breaker(
+    guard: FakeGuard, make_settings: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = GuardClient(make_settings(breaker_failures=1, breaker_reset_s=30))
+    clock = Clock()
+    client.breaker.clock = clock
+
+    def broken(payload: object, item: object) -> object:
+        raise KeyError("一段文字")
+
+    monkeypatch.setattr(client.backend, "parse", broken)
+    try:
+        with pytest.raises(GuardError) as info:
+            await client.check(GuardInput("你好"))
+        assert info.value.code == "internal" and "一段文字" not in str(info.value)
+        assert client.breaker.state == "open"
+        monkeypatch.undo()
+        clock.now += 31  # the trial call goes through
+        result, _ = await client.check(GuardInput("你好"))
+        assert result.safety == "safe" and client.breaker.state == "closed"
+    finally:
+        await client.close()
