@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "service.commands.records",
         "verify, export, summarise and purge compliance records",
     ),
+    "assess": (
+        "service.commands.assess",
+        "run the TC260-003 §9 assessment (question banks) through the gateway",
+    ),
     "bench": ("service.commands.bench", "load-test a gateway and run the benchmarks"),
 }
 #: Every command module, in ``--help`` order (a module may register several commands).

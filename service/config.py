@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from service.classifier.settings import ClassifierSettings, resolve
 from service.records.settings import RecordSettings
 from service.tenants import Policy, Profile, Tenant
 
@@ -193,6 +194,7 @@ class Settings(BaseSettings):
     labels: LabelsSettings = Field(default_factory=LabelsSettings)
     records: RecordSettings = Field(default_factory=RecordSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
 
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -274,6 +276,11 @@ class Settings(BaseSettings):
                         f"the same API key is configured for tenants {owners[key_hash]!r} "
                         f"and {tenant.id!r}"
                     )
+        for tenant in self.tenants:
+            try:
+                resolve(self.classifier, tenant.classifier)
+            except ValueError as exc:
+                raise ValueError(f"tenant {tenant.id!r} classifier: {exc}") from None
         ids = [t.id for t in self.tenants]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
