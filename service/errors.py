@@ -208,7 +208,9 @@ def from_library_error(exc: Exception) -> GatewayError | None:
         LabelConflictError,
         LabelError,
         LabelFormatError,
+        MediaLimitError,
         MissingFontError,
+        UnrenderableTextError,
         UnsupportedMediaError,
     )
     from lexicons import LexiconError
@@ -222,6 +224,10 @@ def from_library_error(exc: Exception) -> GatewayError | None:
         return UnsupportedMedia(message)
     if isinstance(exc, CorruptFileError):
         return CorruptFile(message)
+    if isinstance(exc, MediaLimitError):
+        return ValidationFailed(message, code="media_limit_exceeded")
+    if isinstance(exc, UnrenderableTextError):
+        return ValidationFailed(message, code="label_text_unsupported")
     if isinstance(exc, LabelConflictError):
         return ValidationFailed(message, code="label_conflict")
     if isinstance(exc, LabelFormatError):

@@ -20,6 +20,7 @@ from service.deps import (
     request_body_doc,
 )
 from service.errors import EmptyText, PayloadTooLarge, UserSuspended, ValidationFailed
+from service.excerpt import incident_excerpt
 from service.moderation import ModerationResult, screen_for
 from service.runtime import Runtime
 from service.tenants import Tenant, strictest
@@ -147,6 +148,7 @@ async def screen_texts_async(
 def incident_event(request: Request, tenant: Tenant, result: ModerationResult, route: str) -> Any:
     from service.records.events import IncidentEvent
 
+    offsets = [(mm.match.start, mm.match.end) for mm in result.matches]
     return IncidentEvent(
         request_id=get_request_id(request),
         tenant_id=tenant.id,
@@ -156,8 +158,9 @@ def incident_event(request: Request, tenant: Tenant, result: ModerationResult, r
         action=result.action,
         categories=list(result.categories),
         terms=[mm.match.term for mm in result.matches],
-        offsets=[(mm.match.start, mm.match.end) for mm in result.matches],
+        offsets=offsets,
         lexicon_version=result.lexicon_version,
+        excerpt=incident_excerpt(result.masked_text, offsets),
     )
 
 
