@@ -378,20 +378,24 @@ def fsync_ms(directory: Path, n: int = 200) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.records", description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=20_000, help="writer section size")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--kills", type=int, default=3, help="kills per loss-window row")
+    parser.add_argument("--records", type=int, help="writer section size (20000)")
+    parser.add_argument("--repeat", type=int, help="runs per figure (3)")
+    parser.add_argument("--duration", type=float, help="seconds per wrk run (5)")
+    parser.add_argument("--kills", type=int, help="kills per loss-window row (3)")
     parser.add_argument("--postgres", default=DEFAULT_PG, help="DSN, or 'none' to skip")
-    parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one run each (explicit flags win)"
+    )
     parser.add_argument(
         "--only", choices=("writer", "gateway", "loss"), action="append", help="sections to run"
     )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.records, args.repeat, args.duration, args.kills = 3000, 1, 2.0, 1
+    sizes = (3000, 1, 2.0, 1) if args.quick else (20_000, 3, 5.0, 3)
+    for name, default in zip(("records", "repeat", "duration", "kills"), sizes, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     pg = None if args.postgres == "none" else args.postgres
     sections = args.only or ["writer", "gateway", "loss"]
     parts, raw = [], {}
