@@ -19,6 +19,7 @@
     ├── UpstreamError                 502 upstream_error
     │   └── UpstreamTimeout           504 upstream_timeout
     └── ServiceUnavailable            503 service_unavailable
+        └── RecordsUnavailable        503 records_unavailable
 
 Each class carries a stable ``code`` and an HTTP ``status``; handlers raise, never build
 responses by hand. Library errors (``lexicons.LexiconError``, ``labelers.LabelError``) are
@@ -41,6 +42,7 @@ __all__ = [
     "PayloadTooLarge",
     "PolicyViolation",
     "RateLimited",
+    "RecordsUnavailable",
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMedia",
@@ -191,6 +193,12 @@ class ServiceUnavailable(GatewayError):
 
     status = 503
     code = "service_unavailable"
+
+
+class RecordsUnavailable(ServiceUnavailable):
+    """No compliance record can be made durable now, and the policy is to refuse requests."""
+
+    code = "records_unavailable"
 
 
 def from_library_error(exc: Exception) -> GatewayError | None:

@@ -132,6 +132,7 @@ class Call:
         "upstream_started",
         "first_byte",
         "media_labeled",
+        "recorded",
     )
 
     def __init__(self, proxy: Proxy, scope: dict, receive: Any, send: Any, adapter: Adapter | None):
@@ -157,6 +158,7 @@ class Call:
         self.upstream_started = 0.0
         self.first_byte = 0.0
         self.media_labeled: list[tuple[str, str, bool]] = []
+        self.recorded = False
 
     # -- responses -------------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class Call:
         if not any(k == b"content-type" for k, _ in hdrs):
             hdrs.append((b"content-type", media_type))
         hdrs.append((b"content-length", str(len(body)).encode()))
+        await self.finish(status)  # the records are durable before the client has the answer
         self.status = status
         await self.send({"type": "http.response.start", "status": status, "headers": hdrs})
         await self.send({"type": "http.response.body", "body": body})
@@ -321,14 +324,17 @@ class Call:
         except Exception:  # noqa: BLE001 - submit must never break the request
             log.warning("record submit failed", exc_info=True)
 
-    def finish(self) -> None:
-        try:
-            from service.records import LabelDeliveryEvent, NetworkLogEvent
-        except ImportError:
+    async def finish(self, status: int | None = None) -> None:
+        """Record the call (once): awaited before the last bytes of the answer are sent."""
+        if self.recorded:
             return
+        self.recorded = True
+        status = self.status if status is None else status
+        from service.records import LabelDeliveryEvent, NetworkLogEvent
+
         client = self.scope.get("client")
         tenant_id = self.tenant.id if self.tenant is not None else ""
-        self.submit(
+        events: list[Any] = [
             NetworkLogEvent(
                 request_id=self.request_id,
                 tenant_id=tenant_id,
@@ -336,20 +342,20 @@ class Call:
                 route=self.scope["path"],
                 model=self.model,
                 client_addr=client[0] if client else None,
-                status=self.status,
+                status=status,
                 latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
                 decision=self.decision,
             )
-        )
+        ]
         out = self.out_screen
         if (
             out is not None
             and (out.labeled or self.produce_id)
-            and self.status < 400
+            and status < 400
             and self.plan
             and self.plan.enabled
         ):
-            self.submit(
+            events.append(
                 LabelDeliveryEvent(
                     request_id=self.request_id,
                     tenant_id=tenant_id,
@@ -361,7 +367,7 @@ class Call:
                 )
             )
         for content_id, media_type, explicit in self.media_labeled:
-            self.submit(
+            events.append(
                 LabelDeliveryEvent(
                     request_id=self.request_id,
                     tenant_id=tenant_id,
@@ -372,6 +378,12 @@ class Call:
                     implicit=True,
                 )
             )
+        try:
+            await self.runtime.recorder.record(*events)
+        except GatewayError:  # records_unavailable: the policy refuses answers without records
+            raise
+        except Exception:  # noqa: BLE001 - recording must never break the request otherwise
+            log.warning("record failed", exc_info=True)
 
 
 _MEDIA = frozenset({"images", "speech"})
@@ -431,7 +443,7 @@ class Proxy:
             else:
                 raise
         finally:
-            call.finish()
+            await call.finish()
 
     async def _screened(self, call: Call) -> None:
         adapter = call.adapter
@@ -651,12 +663,13 @@ class Proxy:
             watch_task.cancel()
         if screen.blocked or disconnected.is_set():
             resp.close()  # cancels the upstream generation (connection closed, not pooled)
-        if not disconnected.is_set():
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
         call.decision = _strongest(call.decision, screen.decision)
         call.record_screen(
             screen, "output", position=sum(len(screen.released(k) or "") for k in screen.keys())
         )
+        if not disconnected.is_set():
+            await call.finish()  # durable before the client has the end of the stream
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         self.metrics.holdback.observe(screen.max_held)
 
     # -- pass-through ----------------------------------------------------------------------
@@ -689,6 +702,7 @@ class Proxy:
                 with map_transport_errors():
                     async for chunk in resp.content.iter_any():
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await call.finish()
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             finally:
                 resp.release()  # back to the pool if fully read, else closed
@@ -699,7 +713,7 @@ class Proxy:
                 raise
             await call.fail(exc)
         finally:
-            call.finish()
+            await call.finish()
 
     @staticmethod
     def refusal(settings: Any, tenant: Any) -> str | None:

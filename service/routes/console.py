@@ -560,7 +560,7 @@ async def label(request: Request, session: CsrfDep) -> Response:
             return render(request, "_inspect_report.html", status=exc.status, error=str(exc),
                           report=None)
         return _labels_page(request, exc.status, error=str(exc))
-    _record(request, runtime, tenant, out, out.record.produce_id)
+    await _record(request, runtime, tenant, out, out.record.produce_id)
     await admin_actions.record_action(
         runtime, operator(request, session), "label.file", out.record.produce_id,
         tenant_id=tenant.id, media_type=out.media_type, bytes=len(data),

@@ -110,15 +110,15 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
                                "without space, quote or backslash.")
     out = await _run(labeling.label, cfg, tenant.labels, data, filename=filename,
                      media_type=declared, produce_id=produce_id)
-    _record(request, runtime, tenant, out, out.record.produce_id)
+    await _record(request, runtime, tenant, out, out.record.produce_id)
     return _file_response(out, filename)
 
 
-def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
-            content_id: str) -> None:
+async def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
+                  content_id: str) -> None:
     from service.records import LabelDeliveryEvent
 
-    runtime.recorder.submit(LabelDeliveryEvent(
+    await runtime.recorder.record(LabelDeliveryEvent(
         request_id=get_request_id(request), tenant_id=tenant.id,
         user_id=header_user_id(request), content_id=content_id, media_type=out.media_type,
         explicit=out.explicit, implicit=out.implicit,
@@ -159,7 +159,7 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
                      declared_ai=_flag(fields.get("declared_ai")),
                      detected_ai=_flag(fields.get("detected_ai")),
                      detect=None if detect is None else _flag(detect))
-    _record(request, runtime, tenant, out, out.record.propagate_id)
+    await _record(request, runtime, tenant, out, out.record.propagate_id)
     response = _file_response(out, filename)
     response.headers["x-aigc-notice"] = quote(out.notice)
     if out.traces:
