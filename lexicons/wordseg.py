@@ -12,7 +12,7 @@ import threading
 
 from .normalize import tables
 
-__all__ = ["WINDOW", "is_latin_alnum", "on_word_boundaries"]
+__all__ = ["WINDOW", "is_latin_alnum", "on_word_boundaries", "tokens_between"]
 
 #: Characters of context on each side of a hit given to jieba.
 WINDOW = 8
@@ -38,13 +38,27 @@ def _tokenizer():
 
 
 @functools.lru_cache(maxsize=4096)
-def _boundaries(window: str) -> frozenset[int]:
-    cuts = {0}
+def _tokens(window: str) -> tuple[tuple[int, str], ...]:
+    out = []
     pos = 0
     for token in _tokenizer().cut(window, HMM=False):
+        out.append((pos, token))
         pos += len(token)
-        cuts.add(pos)
-    return frozenset(cuts)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _boundaries(window: str) -> frozenset[int]:
+    return frozenset([0, *(pos + len(tok) for pos, tok in _tokens(window))])
+
+
+def tokens_between(window: str, start: int, end: int) -> list[str] | None:
+    """The jieba tokens of ``window[start:end]``, or None when ``start`` or ``end`` falls
+    inside a token."""
+    cuts = _boundaries(window)
+    if start not in cuts or end not in cuts:
+        return None
+    return [tok for pos, tok in _tokens(window) if start <= pos < end]
 
 
 def on_word_boundaries(

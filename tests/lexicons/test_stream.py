@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lexicons import load_lexicon
-from lexicons.normalize import MAX_GAP, normalize_term, tables
+from lexicons.normalize import MAX_RUN, normalize_term, tables
 
 from .helpers import lexicon_from, stream_all
 
@@ -130,20 +130,36 @@ ALPHABET = [
 TERM_CHARS = ["a", "b", "x", "苹", "果", "手", "机"]
 
 
+# the classes of the noise characters of ALPHABET, written out by hand (gaps.py decides them
+# from Unicode data): the separators/punctuation rules restated independently
+PUNCT = {"。", "\n", "!"}
+INVISIBLE = {"\u200b"}
+WINDOW = 8
+
+
+def _jieba_cuts(window: str) -> set[int]:
+    import jieba
+
+    cuts, pos = {0}, 0
+    for token in jieba.cut(window, HMM=False):
+        pos += len(token)
+        cuts.add(pos)
+    return cuts
+
+
 def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
-    """Independent reference: char-by-char compact view, str.find for every term."""
+    """Independent reference: char-by-char compact view, str.find for every term, then the
+    separator/punctuation rules of docs/lexicons.md."""
     t = tables()
     comp: list[tuple[str, int]] = []
-    run_len = run_terms = 0
+    run_len = 0
     for i, ch in enumerate(text):
-        kind = int(t.cls[ord(ch)])
-        if kind:
+        if t.cls[ord(ch)]:
             run_len += 1
-            run_terms += kind == 2
             continue
-        if run_len > MAX_GAP or run_terms >= 2:
+        if run_len > MAX_RUN:
             comp.append(("\x01", i))
-        run_len = run_terms = 0
+        run_len = 0
         comp.append((chr(int(t.fold[ord(ch)])), i))
     view = "".join(c for c, _ in comp)
 
@@ -159,6 +175,36 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
         f = chr(int(t.fold[ord(ch)]))
         return f.isascii() and f.isalnum()
 
+    def on_boundaries(start: int, end: int, key: str) -> bool:
+        ls, le = latin(key[0]), latin(key[-1])
+        if ls and start > 0 and latin(text[start - 1]):
+            return False
+        if le and end < len(text) and latin(text[end]):
+            return False
+        ws = max(0, start - WINDOW)
+        cuts = _jieba_cuts(text[ws : min(len(text), end + WINDOW)])
+        return (ls or start - ws in cuts) and (le or end - ws in cuts)
+
+    def joins(cs: int, ce: int, key: str) -> bool:
+        gaps = []  # per neighbouring pair: the noise between them
+        for j in range(cs, ce):
+            gaps.append(text[comp[j][1] + 1 : comp[j + 1][1]])
+        visible = [g for g in gaps if any(c not in INVISIBLE for c in g)]
+        if not visible:
+            return True
+        for g in visible:
+            units = sum(1 for c in g if c not in INVISIBLE)
+            if units > 3:
+                return False
+        punct = any(c in PUNCT for g in visible for c in g)
+        consistent = all(gaps) and len(gaps) >= 2
+        start, end = comp[cs][1], comp[ce][1] + 1
+        if key.isascii() and key.isalnum():
+            return consistent and not punct
+        if punct:
+            return consistent and on_boundaries(start, end, key)
+        return consistent or on_boundaries(start, end, key)
+
     out = []
     for term, category in deny:
         key = normalize_term(term)
@@ -167,6 +213,8 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
             if any(a <= cs and b >= ce for a, b in allowed):
                 continue
             start, end = comp[cs][1], comp[ce][1] + 1
+            if end - start > len(key) and not joins(cs, ce, key):
+                continue
             if whole_word and (
                 (start > 0 and latin(text[start - 1])) or (end < len(text) and latin(text[end]))
             ):
