@@ -127,6 +127,8 @@ def decide(
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)
         if not join_allowed(gaps, entry.latin, boundaries):
             return None
+        if entry.repeat and not variant and analyse_span(span, entry.own_gaps).too_big:
+            variant = "repeat"  # joined only because a repeated symbol counts once
     if entry.word and not boundaries():
         return None
     if variant:

@@ -190,7 +190,9 @@ _URL = re.compile(
 _DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?:[ .\-]{0,2}[0-9])*(?:[ \-]?x)?(?![0-9])")
 _SEP = re.compile(r"[ .\-]+")
 _DIGITS_X = re.compile(r"[0-9x]+")
-_IM_INSIDE = re.compile(r"(?<![a-z0-9])(?P<kw>qq|vx|wx|weixin|wechat)[:=\-_]?(?P<id>[a-z0-9_\-]+)")
+_IM_INSIDE = re.compile(
+    r"(?<![a-z0-9])(?:(?P<kw>qq|vx|wx|weixin|wechat)[:=]|(?P<qq>qq)(?=[0-9]))(?P<id>[a-z0-9_\-]+)"
+)
 _QQ_ID = re.compile(r"[1-9][0-9]{4,10}(?![0-9])")
 _WECHAT_ID = re.compile(r"[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])")
 _QQ_KEYWORDS = ("qq", "扣扣", "企鹅", "球球", "q号")
@@ -274,7 +276,7 @@ def _numbers(folded: str) -> list[tuple[int, int, str]]:
         s, e = m.span()
         if e - s < 5:
             continue
-        parts = [(s + p.start(), s + p.end()) for p in _DIGITS_X.finditer(folded, s, e)]
+        parts = [p.span() for p in _DIGITS_X.finditer(folded, s, e)]
         lengths = [b - a for a, b in parts]
         i = 0
         while i < len(parts):
@@ -318,7 +320,7 @@ def _im_ids(folded: str, context: str) -> list[tuple[int, int, str]]:
         if m:
             out.append((0, m.end(), kind))
     for m in _IM_INSIDE.finditer(folded):
-        kind = "qq" if m.group("kw") == "qq" else "wechat"
+        kind = "qq" if "qq" in (m.group("kw"), m.group("qq")) else "wechat"
         id_start = m.start("id")
         m2 = (_QQ_ID if kind == "qq" else _WECHAT_ID).match(folded, id_start)
         if m2:
@@ -326,8 +328,11 @@ def _im_ids(folded: str, context: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def detect_piece(text: str, start: int, end: int, enabled: frozenset[str]) -> list[Detected]:
-    """Detector hits inside the piece ``text[start:end]`` (original offsets)."""
+def detect_piece(
+    text: str, start: int, end: int, enabled: frozenset[str], base: int = 0
+) -> list[Detected]:
+    """Detector hits inside the piece ``text[start:end]``; ``text`` starts at original offset
+    ``base``."""
     raw = text[start:end]
     folded = raw.translate(_fold_table())
     hits: list[tuple[int, int, str]] = []
@@ -352,7 +357,7 @@ def detect_piece(text: str, start: int, end: int, enabled: frozenset[str]) -> li
         seen.add((s, e, name))
         span = raw[s:e]
         plain = span.isascii() and not any(c.isspace() for c in span)
-        out.append(Detected(start + s, start + e, name, plain))
+        out.append(Detected(base + start + s, base + start + e, name, plain))
     return out
 
 
@@ -425,8 +430,7 @@ class DetectorStream:
             if not final and (e == n or (n - e < 4 and _may_continue(text, e))):
                 self.pos = text_base + s
                 return out
-            out += detect_piece(text, s, e, self.enabled)
-            pos = e
+            out += detect_piece(text, s, e, self.enabled, text_base)
         self.pos = total if final else _hold_from(text, text_base, n)
         return out
 

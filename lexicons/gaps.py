@@ -10,7 +10,7 @@ from the evidence in the text:
   (whitespace, symbols, emoji, dots, middle dots, underscores, ASCII punctuation other than
   the clause marks below) or *punctuation* that writers put between words (、，；：。！？ and
   their ASCII forms, quotes, brackets, dashes, ellipses, line breaks, and an ASCII ``.``
-  followed by whitespace);
+  followed, but not preceded, by whitespace);
 - its **size** in visible units: an emoji sequence (ZWJ sequence, skin tone, flag, keycap) or
   any other visible character (a space too) is one unit; a gap holds at most ``MAX_UNITS``;
 - whether the term is **spaced out consistently**: every pair of neighbouring term characters
@@ -104,8 +104,12 @@ def _gap(run: str, repeat: bool) -> tuple[int, bool, bool]:
             units += regional % 2  # a flag is a pair of regional indicators
         else:
             visible = True
-            if ch == "." and i + 1 < len(run) and _char_class(run[i + 1]) == _SPACE:
-                punct = True  # ". " ends an English sentence
+            if (
+                ch == "."
+                and prev_cls != _SPACE
+                and _char_class(run[i + 1 : i + 2] or "x") == _SPACE
+            ):
+                punct = True  # "end. Next" ends an English sentence (" . " does not)
             if prev_cls == _ZWJ or (repeat and ch == prev):
                 pass  # the next emoji of a ZWJ sequence; a repeated symbol (opt-in fold)
             else:
