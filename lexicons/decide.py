@@ -16,7 +16,7 @@ from functools import lru_cache
 from .compiled import Entry
 from .folds import REPEAT_RUN
 from .gaps import analyse_span, join_allowed
-from .normalize import normalize_term, tables
+from .normalize import fold, normalize_term, tables
 from .wordseg import WINDOW, is_latin_alnum, on_word_boundaries, tokens_between
 
 __all__ = ["PHONETIC", "decide", "word_ok"]
@@ -48,6 +48,27 @@ def _latin_edges_ok(compact: str, text: str, tb: int, total: int, os_: int, oe: 
     if "a" <= compact[0] <= "z" and os_ > 0 and is_latin_alnum(text[os_ - 1 - tb]):
         return False
     return not ("a" <= compact[-1] <= "z" and oe < total and is_latin_alnum(text[oe - tb]))
+
+
+def _joined_reads_as_words(entry: Entry, text: str, tb: int, total: int, os_: int, oe: int) -> bool:
+    """Whether the span, read with the noise around and inside it removed, starts and ends on
+    jieba word boundaries and is not only single characters that jieba reads as words of
+    their own: ``卖身 穿`` reads 卖/身穿 (a match of 身穿), ``很开心 明天`` reads 很/开心/明天
+    (no match of 心明天: it starts inside 开心), ``看着书 会跟着`` reads 书/会/跟着 (no match of
+    书会: two words of one character each)."""
+    if entry.latin_start and os_ > 0 and is_latin_alnum(text[os_ - 1 - tb]):
+        return False
+    if entry.latin_end and oe < total and is_latin_alnum(text[oe - tb]):
+        return False
+    ws = max(0, os_ - WINDOW)
+    we = min(total, oe + WINDOW)
+    before = fold(text[ws - tb : os_ - tb]).replace("\x00", "")
+    inside = fold(text[os_ - tb : oe - tb]).replace("\x00", "")
+    after = fold(text[oe - tb : we - tb]).replace("\x00", "")
+    tokens = tokens_between(before + inside + after, len(before), len(before) + len(inside))
+    if tokens is None:
+        return False
+    return len(inside) > 2 or any(len(t) > 1 for t in tokens)
 
 
 def _homophone_ok(text: str, tb: int, total: int, os_: int, oe: int) -> bool:
@@ -95,6 +116,9 @@ def decide(
     def boundaries() -> bool:
         return word_ok(entry, text, tb, total, os_, oe)
 
+    def joined_reads_as_words() -> bool:
+        return _joined_reads_as_words(entry, text, tb, total, os_, oe)
+
     if variant in PHONETIC:
         compact = normalize_term(span)
         latin = sum(1 for ch in compact if "a" <= ch <= "z")
@@ -118,14 +142,14 @@ def decide(
                 return None
         return (kind, oe) if _latin_edges_ok(compact, text, tb, total, os_, oe) else None
     if variant == "repeat":
-        if normalize_term(span) == _term_key(entry.term):
-            return None  # no repetition: the main automaton reports it
         oe = _extend_repeats(text, tb, total, oe)
         span = text[os_ - tb : oe - tb]
+        if normalize_term(span) == _term_key(entry.term):
+            return None  # no repetition: the main automaton reports it
         noisy = True
     if noisy:
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)
-        if not join_allowed(gaps, entry.latin, boundaries):
+        if not join_allowed(gaps, entry.latin, joined_reads_as_words):
             return None
         if entry.repeat and not variant and analyse_span(span, entry.own_gaps).too_big:
             variant = "repeat"  # joined only because a repeated symbol counts once

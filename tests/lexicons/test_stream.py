@@ -175,15 +175,32 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
         f = chr(int(t.fold[ord(ch)]))
         return f.isascii() and f.isalnum()
 
+    def squeeze(part: str) -> str:  # folded, noise removed
+        return "".join(chr(int(t.fold[ord(c)])) for c in part if not t.cls[ord(c)])
+
     def on_boundaries(start: int, end: int, key: str) -> bool:
+        """The joined span, read without noise, on jieba boundaries and not only one-character
+        words (docs/lexicons.md, rule 4)."""
         ls, le = latin(key[0]), latin(key[-1])
         if ls and start > 0 and latin(text[start - 1]):
             return False
         if le and end < len(text) and latin(text[end]):
             return False
-        ws = max(0, start - WINDOW)
-        cuts = _jieba_cuts(text[ws : min(len(text), end + WINDOW)])
-        return (ls or start - ws in cuts) and (le or end - ws in cuts)
+        ws, we = max(0, start - WINDOW), min(len(text), end + WINDOW)
+        before, inside = squeeze(text[ws:start]), squeeze(text[start:end])
+        window = before + inside + squeeze(text[end:we])
+        cuts = _jieba_cuts(window)
+        a, b = len(before), len(before) + len(inside)
+        if a not in cuts or b not in cuts:
+            return False
+        tokens, pos = [], 0
+        import jieba
+
+        for tok in jieba.cut(window, HMM=False):
+            if a <= pos < b:
+                tokens.append(tok)
+            pos += len(tok)
+        return len(inside) > 2 or any(len(tok) > 1 for tok in tokens)
 
     def joins(cs: int, ce: int, key: str) -> bool:
         gaps = []  # per neighbouring pair: the noise between them
