@@ -56,8 +56,11 @@ def _mixed_run(rnd: random.Random) -> str:
     units += [rnd.choice(INVISIBLE) for _ in range(rnd.randint(0, 3))]
     rnd.shuffle(units)
     run = "".join(units)
-    # "a. b": a dot followed but not preceded by a space is a writer's full stop (by design)
-    return run.replace(". ", " . ") if ". " in run and " . " not in run else run
+    # "a. b": a dot followed but not preceded by a space is a writer's full stop (by design,
+    # the other side of the rules): turn it into " ." (same units)
+    while ". " in run and " . " not in run:
+        run = run.replace(". ", " .", 1)
+    return run
 
 
 def _sequence_run(rnd: random.Random) -> str:

@@ -17,7 +17,7 @@ from .compiled import Entry
 from .folds import REPEAT_RUN
 from .gaps import analyse_span, join_allowed
 from .normalize import fold, normalize_term, tables
-from .wordseg import WINDOW, is_latin_alnum, on_word_boundaries, tokens_between
+from .wordseg import WINDOW, is_latin_alnum, log10_frequency, on_word_boundaries, tokens_between
 
 __all__ = ["PHONETIC", "decide", "word_ok"]
 
@@ -71,16 +71,25 @@ def _joined_reads_as_words(entry: Entry, text: str, tb: int, total: int, os_: in
     return len(inside) > 2 or any(len(t) > 1 for t in tokens)
 
 
+#: A homophone spelling whose characters are, on average, more frequent than this (log10 of
+#: jieba's unigram probability per character) reads as ordinary text (这是, 的是 for 着实, 得失).
+HOMOPHONE_MAX_LOG10_FREQ = -3.2
+
+
 def _homophone_ok(text: str, tb: int, total: int, os_: int, oe: int) -> bool:
     """A homophone spelling is an odd sequence of characters: the span starts and ends on
-    jieba word boundaries and is not made only of dictionary words (``病毒`` is a word, not a
-    spelling of 冰毒; ``兵毒`` is not)."""
+    jieba word boundaries, is not made only of dictionary words (``病毒`` is a word, not a
+    spelling of 冰毒; ``兵毒`` is not) and its characters are not the commonest ones (``这是``
+    reads like ordinary text, not like a spelling of 着实)."""
     ws = max(0, os_ - WINDOW)
     window = text[ws - tb : min(total, oe + WINDOW) - tb]
     tokens = tokens_between(window, os_ - ws, oe - ws)
     if tokens is None:
         return False
-    return any(len(t) == 1 for t in tokens if not tables().cls[ord(t[0])])
+    words = [t for t in tokens if not tables().cls[ord(t[0])]]
+    if not any(len(t) == 1 for t in words):
+        return False
+    return log10_frequency(words) / sum(map(len, words)) <= HOMOPHONE_MAX_LOG10_FREQ
 
 
 def _extend_repeats(text: str, tb: int, total: int, oe: int) -> int:
@@ -128,6 +137,8 @@ def decide(
             kind = "mixed"
         elif compact == _term_key(entry.term):
             return None  # the term itself: the main automaton reports it
+        elif len(compact) != len(_term_key(entry.term)):
+            return None  # 县 (xian) is not a spelling of 西岸 (xi an): one character per syllable
         else:
             kind = "homophone"
         if kind != variant:
@@ -144,8 +155,8 @@ def decide(
     if variant == "repeat":
         oe = _extend_repeats(text, tb, total, oe)
         span = text[os_ - tb : oe - tb]
-        if normalize_term(span) == _term_key(entry.term):
-            return None  # no repetition: the main automaton reports it
+        if len(normalize_term(span)) <= len(_term_key(entry.term)):
+            return None  # nothing repeated (the main automaton reports the term itself)
         noisy = True
     if noisy:
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 
 from .normalize import tables
 
-__all__ = ["WINDOW", "is_latin_alnum", "on_word_boundaries", "tokens_between"]
+__all__ = ["WINDOW", "is_latin_alnum", "log10_frequency", "on_word_boundaries", "tokens_between"]
 
 #: Characters of context on each side of a hit given to jieba.
 WINDOW = 8
@@ -67,3 +68,9 @@ def on_word_boundaries(
     """Whether ``window[start:end]`` starts/ends on jieba token boundaries of ``window``."""
     cuts = _boundaries(window)
     return (not check_start or start in cuts) and (not check_end or end in cuts)
+
+
+def log10_frequency(tokens: list[str]) -> float:
+    """Sum of log10 of jieba's unigram probability of each token (1 for unknown words)."""
+    tok = _tokenizer()
+    return sum(math.log10(max(tok.FREQ.get(t) or 1, 1) / tok.total) for t in tokens)
