@@ -17,7 +17,7 @@ what makes one-shot and streaming detection give the same matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -312,11 +312,12 @@ def _im_from_context(context: str) -> str | None:
     return None
 
 
-def _im_ids(folded: str, context: str) -> list[tuple[int, int, str]]:
+def _im_ids(folded: str, context: Callable[[], str]) -> list[tuple[int, int, str]]:
     out = []
-    kind = _im_from_context(context)
-    if kind is not None:
-        m = (_QQ_ID if kind == "qq" else _WECHAT_ID).match(folded)
+    qq, wechat = _QQ_ID.match(folded), _WECHAT_ID.match(folded)
+    if qq or wechat:  # an id starts the piece: is a keyword just before it?
+        kind = _im_from_context(context())
+        m = qq if kind == "qq" else wechat if kind == "wechat" else None
         if m:
             out.append((0, m.end(), kind))
     for m in _IM_INSIDE.finditer(folded):
@@ -333,6 +334,8 @@ def detect_piece(
 ) -> list[Detected]:
     """Detector hits inside the piece ``text[start:end]``; ``text`` starts at original offset
     ``base``."""
+    if end - start < 4:  # shorter than any hit (x.cn, a QQ number has 5 digits)
+        return []
     raw = text[start:end]
     folded = raw.translate(_fold_table())
     hits: list[tuple[int, int, str]] = []
@@ -347,7 +350,10 @@ def detect_piece(
     if len(folded) >= 5:
         hits += [h for h in _numbers(folded) if h[2] in enabled]
     if "qq" in enabled or "wechat" in enabled:
-        context = text[max(0, start - CONTEXT) : start].translate(_fold_table())
+
+        def context() -> str:
+            return text[max(0, start - CONTEXT) : start].translate(_fold_table())
+
         hits += [h for h in _im_ids(folded, context) if h[2] in enabled]
     seen: set[tuple[int, int, str]] = set()
     out = []
