@@ -46,13 +46,24 @@ PAGES: dict[str, tuple[str, list[str]]] = {
 
 
 def wait_for(driver: Any, css: str, timeout: float = 20) -> Any:
+    """The visible element; while a navigation replaces the document, Chromium can answer a
+    visibility check on the old one with an inspector error: that is retried, like a stale
+    element, until the timeout."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(
-        ec.visibility_of_element_located((By.CSS_SELECTOR, css))
-    )
+    return WebDriverWait(
+        driver, timeout, ignored_exceptions=(StaleElementReferenceException, WebDriverException)
+    ).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def wait_until_url(driver: Any, part: str, timeout: float = 20) -> None:
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(ec.url_contains(part))
 
 
 def find(driver: Any, css: str) -> Any:
@@ -151,6 +162,7 @@ def test_reviewer_day_in_chromium(gateway: Gateway, tmp_path: Path) -> None:
         form.find_element("css selector", "input[name=allow_phrase]").send_keys(ALLOW_PHRASE)
         form.find_element("css selector", "button[type=submit]").click()
         wait_for(driver, "#reload-now").click()
+        wait_until_url(driver, "ok=reloaded")
         wait_for(driver, "#notice")
         assert driver.current_url.endswith("/console/lexicons?ok=reloaded")
 
