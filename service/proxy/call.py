@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
 from service.errors import GatewayError, PolicyViolation
 
 from .decisions import Decisions
@@ -129,9 +127,8 @@ class Call:
 
     def error_response(self, exc: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         """Status, body (the protocol's envelope) and headers for ``exc``."""
-        body = error_body(self.family, exc.status, exc.code, exc.message)
-        if exc.details is not None and self.family == "openai":
-            body = orjson.dumps({**orjson.loads(body), "details": exc.details})
+        param = exc.details.get("param") if isinstance(exc.details, dict) else None
+        body = error_body(self.family, exc.status, exc.code, exc.message, param)
         decision = "block" if isinstance(exc, PolicyViolation) else None
         headers = self.aigc_headers(decision)
         if exc.status == 401:

@@ -123,7 +123,7 @@ class Walk:
     ``(path, Payload)`` of every non-text payload found.
     """
 
-    __slots__ = ("refs", "fixes", "payloads", "non_text", "strip", "changed", "_fix")
+    __slots__ = ("refs", "fixes", "payloads", "non_text", "strip", "changed", "_fix", "_renames")
 
     def __init__(
         self,
@@ -137,6 +137,7 @@ class Walk:
         self.strip = strip
         self.changed = False  # some text was written back (masked)
         self._fix = -1
+        self._renames: list[tuple[dict, str, str]] = []
 
     # -- collecting --------------------------------------------------------------------------
 
@@ -242,17 +243,19 @@ class Walk:
         """Write ``text`` where ``ref`` was found (masking); re-encoding happens in ``apply``."""
         self.changed = True
         if ref.is_key:
-            d = ref.container
-            items = [(text if k == ref.key else k, v) for k, v in d.items()]
-            d.clear()
-            d.update(items)
+            self._renames.append((ref.container, ref.key, text))  # after the values
         else:
             ref.container[ref.key] = text
         if ref.fix >= 0:
             self.fixes[ref.fix].dirty = True
 
     def apply(self) -> None:
-        """Encode changed decoded strings back into their places, innermost first."""
+        """Rename masked keys, then encode changed decoded strings back, innermost first."""
+        for d, old, new in self._renames:
+            items = [(new if k == old else k, v) for k, v in d.items()]
+            d.clear()
+            d.update(items)
+        self._renames.clear()
         for fix in reversed(self.fixes):
             if not fix.dirty:
                 continue

@@ -66,8 +66,10 @@ def _openai_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
-def error_body(family: str, status: int, code: str, message: str) -> bytes:
-    """The protocol family's own error envelope."""
+def error_body(
+    family: str, status: int, code: str, message: str, param: str | None = None
+) -> bytes:
+    """The protocol family's own error envelope (``param``: the request field at fault)."""
     if family == "anthropic":
         etype = _ANTHROPIC_TYPES.get(status, "api_error")
         return orjson.dumps(
@@ -76,7 +78,7 @@ def error_body(family: str, status: int, code: str, message: str) -> bytes:
     if family == "ollama":
         return orjson.dumps({"error": message, "code": code})
     return orjson.dumps(
-        {"error": {"message": message, "type": _openai_type(status), "param": None, "code": code}}
+        {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     )
 
 
