@@ -137,7 +137,7 @@ class Walk:
         self.strip = strip
         self.changed = False  # some text was written back (masked)
         self._fix = -1
-        self._renames: list[tuple[dict, str, str]] = []
+        self._renames: list[tuple[int, dict, str, str]] = []
 
     # -- collecting --------------------------------------------------------------------------
 
@@ -243,26 +243,36 @@ class Walk:
         """Write ``text`` where ``ref`` was found (masking); re-encoding happens in ``apply``."""
         self.changed = True
         if ref.is_key:
-            self._renames.append((ref.container, ref.key, text))  # after the values
+            self._renames.append((ref.fix, ref.container, ref.key, text))  # after the values
         else:
             ref.container[ref.key] = text
         if ref.fix >= 0:
             self.fixes[ref.fix].dirty = True
 
     def apply(self) -> None:
-        """Rename masked keys, then encode changed decoded strings back, innermost first."""
-        for d, old, new in self._renames:
-            items = [(new if k == old else k, v) for k, v in d.items()]
-            d.clear()
-            d.update(items)
+        """Encode changed decoded strings back, innermost first; masked keys are renamed
+        inside each decoded value before it is encoded, and at the top level last."""
+        renames: dict[int, list[tuple[dict, str, str]]] = {}
+        for level, d, old, new in self._renames:
+            renames.setdefault(level, []).append((d, old, new))
         self._renames.clear()
-        for fix in reversed(self.fixes):
+        for index in range(len(self.fixes) - 1, -1, -1):
+            fix = self.fixes[index]
+            _rename(renames.pop(index, ()))
             if not fix.dirty:
                 continue
             fix.container[fix.key] = fix.encode(fix.value)
             fix.dirty = False
             if fix.parent >= 0:
                 self.fixes[fix.parent].dirty = True
+        _rename(renames.pop(-1, ()))
+
+
+def _rename(renames: Any) -> None:
+    for d, old, new in renames:
+        items = [(new if k == old else k, v) for k, v in d.items()]
+        d.clear()
+        d.update(items)
 
 
 def _dumps(value: Any) -> str:
