@@ -39,6 +39,8 @@ _NAME = re.compile(rb"[\w.:/@+\-]{0,256}", re.ASCII)
 
 
 def _parse_sse_block(block: bytes) -> tuple[str | None, bytes | None, bool]:
+    if block[:6] == b"data: " and b"\n" not in block and b"\r" not in block:
+        return None, block[6:], False  # the common one-line event
     event: str | None = None
     data: list[bytes] = []
     bad = False

@@ -27,11 +27,12 @@ import orjson
 from .decisions import ALL, Decisions
 from .framing import Frame, NDJSONParser, SSEParser, ndjson_line, sse_event
 from .slots import Slots
-from .walker import NON_TEXT, Ref, Walk
+from .walker import NON_TEXT, Walk
 
 __all__ = ["Event", "Field", "StreamProtocol", "StreamRelay", "Unparseable", "put_path"]
 
 PING = b": ping\n\n"
+_NONE: frozenset = frozenset()
 
 
 class Unparseable(Exception):
@@ -159,6 +160,11 @@ class StreamProtocol:
     def is_terminal(self, event: Event) -> bool:
         return False
 
+    def merge(self, last: Event, event: Event) -> bool:
+        """Fold ``event`` into ``last`` when both are plain text deltas of the same field
+        (one read often holds many); True when merged."""
+        return False
+
     def render(self, event: Event) -> bytes:
         if event.sentinel is not None:
             head = b"event: " + event.name.encode() + b"\n" if event.name else b""
@@ -230,20 +236,33 @@ class StreamRelay:
             self.protocol.block_tail(tail)
         self.final = b"".join(tail)
 
-    def _frames(self, frames: list[Frame]) -> bytes:
-        out: list[bytes] = []
+    def _parse(self, frames: list[Frame], out: list[bytes]) -> tuple[list[Event], str | None]:
+        """Parse one read's frames up to the first one that does not parse (its reason);
+        adjacent plain deltas are merged (one scan, one frame)."""
         proto = self.protocol
+        events: list[Event] = []
         for frame in frames:
             try:
                 event = proto.parse(frame)
                 if event is None:
-                    out.append(PING)
+                    if not events:
+                        out.append(PING)
                     continue
                 proto.check(event)
             except Unparseable as exc:
-                self.fail("upstream_invalid_stream", f"The model API sent {exc}.")
-                break
-            blocked_before = set(self.decisions.blocked_scopes)
+                return events, str(exc)
+            if events and proto.merge(events[-1], event):
+                continue
+            events.append(event)
+        return events, None
+
+    def _frames(self, frames: list[Frame]) -> bytes:
+        out: list[bytes] = []
+        proto = self.protocol
+        events, bad = self._parse(frames, out)
+        decisions = self.decisions
+        for event in events:
+            blocked_before = decisions.blocked_scopes.copy() if decisions.blocked_scopes else _NONE
             try:
                 proto.before(event)
                 if event.obj is not None:
@@ -269,40 +288,47 @@ class StreamRelay:
                 if not event.drop:
                     out.append(proto.render(event))
                 out.extend(pending)
-            if not self.decisions.blocked:
-                for scope in self.decisions.blocked_scopes - blocked_before:
+            if not decisions.blocked:
+                if len(decisions.blocked_scopes) == len(blocked_before):
+                    continue
+                for scope in decisions.blocked_scopes - blocked_before:
                     proto.end_scope(scope, out)
                 if proto.scopes_open():
                     continue
-                self.decisions.blocked = True
+                decisions.blocked = True
             tail = []
             self._ending(tail)
             break
+        if bad is not None:
+            self.fail("upstream_invalid_stream", f"The model API sent {bad}.")
         return b"".join(out)
 
     def _screen(self, event: Event) -> None:
         proto = self.protocol
-        walk = Walk(proto.non_text, proto.strip)
+        walk = Walk(proto.non_text, proto.strip, opens=False)
         walk.add(event.obj)
-        for _, payload, _, _ in walk.payloads:
-            if payload.kind == "document":
-                raise Unparseable(f"a {payload.media_type} file the gateway cannot read")
         slots = proto.slots
-        whole: list[Ref] = []
+        whole: Walk | None = None  # texts screened at once, JSON and payloads opened
         scopes: dict[int, Hashable] = {}
         for ref in walk.refs:
-            if ref.is_key or ref.fix >= 0:
-                field = Field(None, proto.scope_of(ref.path))
-            else:
+            field = Field(None, proto.scope_of(ref.path)) if ref.is_key else None
+            if field is None:
                 field = proto.classify(event, ref.path)
             if field.skip:
                 continue
             if field.key is None:
+                if whole is None:
+                    whole = Walk(proto.non_text)
                 if slots.blocked(field.scope):
                     walk.set(ref, "")
-                else:
-                    whole.append(ref)
+                elif ref.is_key:
+                    whole.refs.append(ref)
                     scopes[id(ref)] = field.scope
+                else:
+                    start = len(whole.refs)
+                    whole.add_string(ref.container, ref.key, ref.path)
+                    for inner in whole.refs[start:]:
+                        scopes[id(inner)] = field.scope
                 continue
             released = slots.feed(
                 field.key,
@@ -315,6 +341,11 @@ class StreamRelay:
             )
             if released != ref.text:
                 walk.set(ref, released)
-        if whole:
-            self.decisions.screen_walk(walk, lambda r: scopes[id(r)], refs=whole)
         walk.apply()
+        if whole is None:
+            return
+        for _, payload, _, _ in whole.payloads:
+            if payload.kind == "document":
+                raise Unparseable(f"a {payload.media_type} file the gateway cannot read")
+        if whole.refs:
+            self.decisions.screen_walk(whole, lambda r: scopes[id(r)])

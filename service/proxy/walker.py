@@ -44,7 +44,7 @@ NON_TEXT: dict[str, Callable[[str], Any]] = {
         "message_id vector_store_id user voice size quality style background format "
         "response_format encoding_format media_type mime_type detail purpose reasoning_effort "
         "effort verbosity truncation tool_choice keep_alive digest endpoint "
-        "completion_window moderation output_format input_fidelity"
+        "completion_window moderation output_format input_fidelity obfuscation"
     ).split()
 }
 NON_TEXT.update({"signature": _b64, "encrypted_content": _b64})
@@ -123,18 +123,30 @@ class Walk:
     ``(path, Payload)`` of every non-text payload found.
     """
 
-    __slots__ = ("refs", "fixes", "payloads", "non_text", "strip", "changed", "_fix", "_renames")
+    __slots__ = (
+        "refs",
+        "fixes",
+        "payloads",
+        "non_text",
+        "strip",
+        "opens",
+        "changed",
+        "_fix",
+        "_renames",
+    )
 
     def __init__(
         self,
         non_text: dict[str, Callable[[str], Any]] | None = None,
         strip: dict[str, Any] | None = None,
+        opens: bool = True,
     ) -> None:
         self.refs: list[Ref] = []
         self.fixes: list[_Fix] = []
         self.payloads: list[tuple[tuple, Payload, Any, Any]] = []
         self.non_text = non_text if non_text is not None else NON_TEXT
         self.strip = strip
+        self.opens = opens  # open JSON/payload strings (streams open them per field, later)
         self.changed = False  # some text was written back (masked)
         self._fix = -1
         self._renames: list[tuple[int, dict, str, str]] = []
@@ -153,14 +165,13 @@ class Walk:
         self._string(container, key, container[key], path, None)
 
     def _dict(self, d: dict, path: tuple) -> None:
-        non_text, strip = self.non_text, self.strip
+        non_text, strip, known = self.non_text, self.strip, KNOWN_KEYS
         for k, v in d.items():
             if strip is not None and k in strip:
                 d[k] = strip[k]
                 continue
-            if k.__class__ is not str or k not in KNOWN_KEYS:
-                if isinstance(k, str) and k:
-                    self.refs.append(Ref(d, k, k, path, True, self._fix))
+            if k not in known and k:  # JSON keys are strings
+                self.refs.append(Ref(d, k, k, path, True, self._fix))
             if v.__class__ is str:
                 if not v:
                     continue
@@ -185,6 +196,9 @@ class Walk:
                 self._list(v, path + (i,))
 
     def _string(self, container: Any, key: Any, value: str, path: tuple, name: Any) -> None:
+        if not self.opens:
+            self.refs.append(Ref(container, key, value, path, False, self._fix))
+            return
         first = value[0]
         if first in " \t\r\n":
             first = value.lstrip()[:1]

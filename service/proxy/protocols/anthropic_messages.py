@@ -59,6 +59,29 @@ class MessagesStream(StreamProtocol):
         elif kind == "content_block_start" and not isinstance(obj.get("content_block"), dict):
             raise Unparseable("a content_block_start without a content block")
 
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        if a.get("type") != "content_block_delta" or b.get("type") != "content_block_delta":
+            return False
+        if (
+            a.keys() != {"type", "index", "delta"}
+            or b.keys() != a.keys()
+            or a["index"] != b["index"]
+        ):
+            return False
+        da, db = a["delta"], b["delta"]
+        if da.keys() != db.keys() or da.get("type") != db.get("type") or len(da) != 2:
+            return False
+        field = _DELTAS.get(self.kinds.get(a["index"], ""), (None, None))[1]
+        if (
+            field is None
+            or not isinstance(da.get(field), str)
+            or not isinstance(db.get(field), str)
+        ):
+            return False
+        da[field] += db[field]
+        return True
+
     def classify(self, event: Event, path: tuple) -> Field:
         kind = event.obj.get("type")
         index = event.obj.get("index", 0)

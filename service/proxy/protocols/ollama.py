@@ -51,6 +51,27 @@ class OllamaStream(StreamProtocol):
         if not isinstance(obj.get("done", False), bool):
             raise Unparseable("a line whose done is not a boolean")
 
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        if a.get("done") is not False or b.get("done") is not False or a.keys() != b.keys():
+            return False
+        if not a.keys() <= {"model", "created_at", "message", "response", "done"}:
+            return False
+        if self.chat:
+            ma, mb = a.get("message"), b.get("message")
+            if not isinstance(ma, dict) or not isinstance(mb, dict):
+                return False
+            if ma.keys() != {"role", "content"} or mb.keys() != ma.keys():
+                return False
+            if not isinstance(ma["content"], str) or not isinstance(mb["content"], str):
+                return False
+            ma["content"] += mb["content"]
+            return True
+        if not isinstance(a.get("response"), str) or not isinstance(b.get("response"), str):
+            return False
+        a["response"] += b["response"]
+        return True
+
     def classify(self, event: Event, path: tuple) -> Field:
         if path == self.text:
             return Field(path, display=True, label=True)

@@ -34,6 +34,39 @@ def wants_json(body: dict) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
 
 
+_PLAIN_TOP = frozenset(
+    {
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "service_tier",
+        "choices",
+        "usage",
+        "obfuscation",
+    }
+)
+_PLAIN_CHOICE = frozenset({"index", "delta", "text", "logprobs", "finish_reason"})
+
+
+def plain_choice(obj: dict | None) -> dict | None:
+    """The one choice of a chunk that only carries text of that choice, else None."""
+    if obj is None or obj.get("usage") is not None or not obj.keys() <= _PLAIN_TOP:
+        return None
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if (
+        not choice.keys() <= _PLAIN_CHOICE
+        or choice.get("finish_reason") is not None
+        or choice.get("logprobs") is not None
+    ):
+        return None
+    return choice
+
+
 def choice_scope(path: tuple) -> Hashable:
     if len(path) > 1 and path[0] == "choices" and isinstance(path[1], int):
         return path[1]
@@ -64,6 +97,7 @@ class ChoicesStream(StreamProtocol):
         self.finished: set[int] = set()
         self.usage: Any = None
         self.json_mode = wants_json(request)
+        self._fields: dict[tuple, Field] = {}  # a path's treatment never changes in a stream
 
     # -- parsing ------------------------------------------------------------------------------
 
@@ -115,6 +149,12 @@ class ChoicesStream(StreamProtocol):
         return choice_scope(path)
 
     def classify(self, event: Event, path: tuple) -> Field:
+        field = self._fields.get(path)
+        if field is None:
+            field = self._fields[path] = self._classify(path)
+        return field
+
+    def _classify(self, path: tuple) -> Field:
         scope = choice_scope(path)
         if scope == ALL or len(path) < 4:
             return Field(path, scope)
@@ -142,6 +182,28 @@ class ChoicesStream(StreamProtocol):
 
     def is_terminal(self, event: Event) -> bool:
         return event.sentinel is not None
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = plain_choice(last.obj), plain_choice(event.obj)
+        if a is None or b is None or a.get("index") != b.get("index"):
+            return False
+        da, db = a.get("delta"), b.get("delta")
+        if (
+            not isinstance(da, dict)
+            or not isinstance(db, dict)
+            or len(da) != 1
+            or da.keys() != db.keys()
+        ):
+            return False
+        (field,) = da
+        if (
+            field not in _DISPLAY
+            or not isinstance(da[field], str)
+            or not isinstance(db[field], str)
+        ):
+            return False
+        da[field] += db[field]
+        return True
 
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
         obj = event.obj
@@ -188,9 +250,10 @@ class ChoicesStream(StreamProtocol):
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             return True
-        for key in _DISPLAY:
-            if delta.get(key) == "" and "role" not in delta:
-                del delta[key]
+        if "" in delta.values() and "role" not in delta:
+            for key in _DISPLAY:
+                if delta.get(key) == "":
+                    del delta[key]
         calls = delta.get("tool_calls")
         if isinstance(calls, list):
             calls[:] = [c for c in calls if _call_left(c)]

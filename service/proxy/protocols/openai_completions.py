@@ -17,7 +17,7 @@ from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable
 from .base import Adapter, expect, iter_dicts
-from .openai_chat import ChoicesStream, choice_scope
+from .openai_chat import ChoicesStream, choice_scope, plain_choice
 
 __all__ = ["OpenAICompletions"]
 
@@ -30,11 +30,26 @@ class CompletionsStream(ChoicesStream):
         if text is not None and not isinstance(text, str):
             raise Unparseable("a chunk whose choice text is not a string")
 
-    def classify(self, event: Event, path: tuple) -> Field:
+    def _classify(self, path: tuple) -> Field:
         scope = choice_scope(path)
         if scope != ALL and len(path) == 3 and path[2] == "text":
             return Field(path, scope, display=True, label=True)
         return Field(path, scope)
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = plain_choice(last.obj), plain_choice(event.obj)
+        if (
+            a is None
+            or b is None
+            or a.get("index") != b.get("index")
+            or "delta" in a
+            or "delta" in b
+        ):
+            return False
+        if not isinstance(a.get("text"), str) or not isinstance(b.get("text"), str):
+            return False
+        a["text"] += b["text"]
+        return True
 
     def add_text(self, choice: dict, text: str, front: bool = False) -> None:
         old = choice.get("text") or ""

@@ -31,6 +31,19 @@ _JSON_DELTAS = frozenset(
     {"response.function_call_arguments.delta", "response.mcp_call_arguments.delta"}
 )
 _DONE_FIELDS = ("text", "refusal", "arguments", "transcript", "input")
+_PLAIN_DELTA = frozenset(
+    {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "summary_index",
+        "delta",
+        "logprobs",
+        "obfuscation",
+    }
+)
 # item part -> the delta type that streamed it
 _PART_DELTA = {
     "output_text": ("response.output_text.delta", "text"),
@@ -75,6 +88,26 @@ class ResponsesStream(StreamProtocol):
             value = obj.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise Unparseable(f"a {kind} whose {key} is not an integer")
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        kind = a.get("type")
+        if (
+            kind != b.get("type")
+            or not isinstance(kind, str)
+            or not kind.endswith(".delta")
+            or not a.keys() <= _PLAIN_DELTA
+            or a.keys() != b.keys()
+            or any(
+                a.get(k) != b.get(k)
+                for k in ("item_id", "output_index", "content_index", "summary_index")
+            )
+            or not isinstance(a.get("delta"), str)
+            or not isinstance(b.get("delta"), str)
+        ):
+            return False
+        a["delta"] += b["delta"]
+        return True
 
     def classify(self, event: Event, path: tuple) -> Field:
         if path in self.claimed:
