@@ -1,8 +1,9 @@
 """Incremental framing of upstream byte streams: Server-Sent Events and NDJSON.
 
 Frames are found at the byte level (their separators are ASCII), so a multi-byte UTF-8
-character split across network reads is reassembled before any JSON is decoded. Every frame
-keeps its exact raw bytes, so frames the gateway does not rewrite pass through byte-exact.
+character split across network reads is reassembled before any JSON is decoded. A frame keeps
+its raw bytes (for tests and diagnostics); the relay never sends them: every event is
+rendered again from what was parsed and screened.
 """
 
 from __future__ import annotations
