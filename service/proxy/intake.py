@@ -79,6 +79,12 @@ def parse_body(raw: bytes, call: Call) -> Body:
     """Parse the request body; raises ``BadRequest`` / ``UnsupportedMedia``."""
     if not raw:
         return Body("empty", raw)
+    encoding = call.header("content-encoding")
+    if encoding and encoding.strip().lower() != "identity":
+        raise UnsupportedMedia(
+            f"A {encoding} request body cannot be screened; send it uncompressed.",
+            code="encoded_body",
+        )
     mtype, full = _media_type(call.headers)
     protocol = call.adapter is not None
     if mtype.startswith("multipart/form-data"):

@@ -32,7 +32,7 @@ from .generic import GenericStream
 from .guards import InputGuard, call_upstream
 from .headers import upstream_headers, upstream_url
 from .labels import LabelPlan, label_plan
-from .media import FileStore, UrlFetcher
+from .media import FileStore, LabelFailed, UrlFetcher
 from .metrics import ProxyMetrics
 from .routing import Route
 from .slots import SegmentGuard, Slots
@@ -273,6 +273,9 @@ class Proxy:
     async def _stream(self, call: Call, resp: Any, request: Any, ctype: str) -> None:
         adapter = call.adapter
         assert call.outputs is not None and call.plan is not None
+        if adapter is not None and adapter.output in ("image", "audio") and call.plan.enabled:
+            resp.close()  # streamed images/audio (partial images) cannot be labeled
+            raise LabelFailed("Streamed media cannot be labeled; ask for a whole answer.")
         label = None
         if adapter is not None and adapter.output == "text" and adapter.labelable(request or {}):
             label = call.plan.text

@@ -618,3 +618,14 @@ def test_base64_text_in_an_answer_is_decoded(fake: FakeUpstream, gateway: str) -
     r = httpx.post(gateway + CHAT, json=_req(CHAT))
     assert not reveals(r.content, BLOCK)
     assert r.json()["choices"][0]["finish_reason"] == "content_filter"
+
+
+def test_streamed_images_are_not_relayed_unlabeled(fake: FakeUpstream, gateway: str) -> None:
+    png = base64.b64encode(scripts.png_bytes()).decode()
+    event = {"type": "image_generation.partial_image", "b64_json": png, "partial_image_index": 0}
+    fake.stream("/v1/images/generations", [sse(event, "image_generation.partial_image")])
+    r = httpx.post(
+        gateway + "/v1/images/generations", json={"model": "i", "prompt": "猫", "stream": True}
+    )
+    assert r.status_code == 502 and r.json()["error"]["code"] == "label_failed"
+    assert png not in r.text

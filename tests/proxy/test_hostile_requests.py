@@ -548,3 +548,16 @@ def test_bad_paths_are_refused(fake: FakeUpstream, gateway: str) -> None:
     r = httpx.post(gateway + "/v1/chat/%ff%fe", json=chat())
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_path"
     assert fake.requests == []
+
+
+def test_compressed_request_bodies_are_refused(fake: FakeUpstream, gateway: str) -> None:
+    import gzip
+
+    body = gzip.compress(json.dumps(chat(user(BLOCK))).encode())
+    r = httpx.post(
+        gateway + CHAT,
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert r.status_code == 415 and r.json()["error"]["code"] == "encoded_body"
+    assert fake.requests == []

@@ -246,3 +246,88 @@ def test_a_term_in_any_stream_field_split_anywhere_never_reaches_the_client(
     assert not reveals(out, term), out.decode()[-600:]
     if term == BLOCK:
         assert b"content_filter" in out and relay.cut
+
+
+def _anthropic(kind: str, pieces: list[str]) -> list[bytes]:
+    from .test_hostile_answers import anthropic_block
+
+    block, dtype, field = {
+        "text": ({"type": "text", "text": ""}, "text_delta", "text"),
+        "thinking": ({"type": "thinking", "thinking": ""}, "thinking_delta", "thinking"),
+        "tool": (
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+            "input_json_delta",
+            "partial_json",
+        ),
+    }[kind]
+    return anthropic_block(block, [{"type": dtype, field: p} for p in pieces])
+
+
+def _responses(kind: str, pieces: list[str]) -> list[bytes]:
+    from .test_hostile_answers import responses_events
+
+    return responses_events(kind, pieces, {"content_index": 0})
+
+
+def _ollama(field: str, pieces: list[str]) -> list[bytes]:
+    lines = [
+        orjson.dumps(
+            {"model": "l", "message": {"role": "assistant", "content": "", field: p}, "done": False}
+        )
+        + b"\n"
+        for p in pieces
+    ]
+    return lines + [b'{"model":"l","message":{"role":"assistant","content":""},"done":true}\n']
+
+
+PROTOCOL_FIELDS = [
+    ("anthropic_messages", lambda p: _anthropic("text", p), False),
+    ("anthropic_messages", lambda p: _anthropic("thinking", p), False),
+    ("anthropic_messages", lambda p: _anthropic("tool", p), True),
+    ("openai_responses", lambda p: _responses("response.output_text.delta", p), False),
+    ("openai_responses", lambda p: _responses("response.function_call_arguments.delta", p), True),
+    ("openai_responses", lambda p: _responses("response.reasoning_summary_text.delta", p), False),
+    ("openai_completions", lambda p: scripts.completions_stream(p), False),
+    ("ollama_chat", lambda p: _ollama("content", p), False),
+    ("ollama_chat", lambda p: _ollama("thinking", p), False),
+]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.sampled_from(PROTOCOL_FIELDS),
+    term=st.sampled_from([BLOCK, MASK]),
+    escaped=st.booleans(),
+    before=st.text(st.sampled_from(list("ab前后。😀€")), max_size=6),
+    cuts_in_text=st.lists(st.integers(0, 40), max_size=4),
+    byte_points=st.lists(st.integers(0, 5000), max_size=16),
+)
+def test_a_term_in_any_protocol_stream_split_anywhere_never_reaches_the_client(
+    make_decisions: Any,
+    case: tuple,
+    term: str,
+    escaped: bool,
+    before: str,
+    cuts_in_text: list[int],
+    byte_points: list[int],
+) -> None:
+    adapter, build, is_json = case
+    text = before + term + "尾"
+    if is_json:
+        text = json.dumps({"q": text}, ensure_ascii=escaped)
+    points = sorted({p % (len(text) + 1) for p in cuts_in_text})
+    pieces, prev = [], 0
+    for p in [*points, len(text)]:
+        if text[prev:p]:
+            pieces.append(text[prev:p])
+        prev = p
+    decisions = make_decisions()
+    request = {"stream": True, "model": "m"}
+    relay = StreamRelay(ADAPTERS[adapter].stream(request, Slots(decisions, None)), decisions)
+    out = b"".join(relay.feed(c) for c in _cuts(b"".join(build(pieces)), byte_points))
+    out += relay.close() + relay.final
+    assert not reveals(out, term), out.decode()[-600:]
+    if term == BLOCK:
+        assert relay.cut
