@@ -72,12 +72,19 @@ class SSEParser:
         buf = self._buf + chunk if self._buf else chunk
         frames: list[Frame] = []
         pos = 0
+        plain = b"\r" not in buf  # the common case: "\n" line ends only
         while True:
-            m = _SSE_SEP.search(buf, pos)
-            if m is None:
-                break
-            end = m.end()
-            event, data, bad = _parse_sse_block(buf[pos : m.start()])
+            if plain:
+                start = buf.find(b"\n\n", pos)
+                if start < 0:
+                    break
+                end = start + 2
+            else:
+                m = _SSE_SEP.search(buf, pos)
+                if m is None:
+                    break
+                start, end = m.start(), m.end()
+            event, data, bad = _parse_sse_block(buf[pos:start])
             frames.append(Frame(buf[pos:end], event, data, bad))
             pos = end
         self._buf = buf[pos:]

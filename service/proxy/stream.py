@@ -42,7 +42,7 @@ class Unparseable(Exception):
 class Event:
     """One parsed upstream event: SSE event name and JSON object (None: the done sentinel)."""
 
-    __slots__ = ("name", "obj", "drop", "sentinel", "pre")
+    __slots__ = ("name", "obj", "drop", "sentinel", "pre", "plain")
 
     def __init__(self, name: str | None, obj: Any, sentinel: bytes | None = None) -> None:
         self.name = name
@@ -50,6 +50,7 @@ class Event:
         self.drop = False  # not sent (emptied by hold-back, or of a blocked choice)
         self.sentinel = sentinel
         self.pre: list[bytes] = []  # bytes the protocol sends before this event
+        self.plain: Any = False  # the protocol's merge memo (False: not computed)
 
 
 class Field:

@@ -122,8 +122,9 @@ class ChoicesStream(StreamProtocol):
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             raise Unparseable("a chunk whose choice has no delta object")
-        for key in _DISPLAY:
-            _str_or_none(delta, key, "delta.")
+        for key, value in delta.items():
+            if key in _DISPLAY and value is not None and value.__class__ is not str:
+                raise Unparseable(f"a chunk whose delta.{key} is {type(value).__name__}")
         calls = delta.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):
@@ -184,7 +185,11 @@ class ChoicesStream(StreamProtocol):
         return event.sentinel is not None
 
     def merge(self, last: Event, event: Event) -> bool:
-        a, b = plain_choice(last.obj), plain_choice(event.obj)
+        a = last.plain if last.plain is not False else plain_choice(last.obj)
+        last.plain = a
+        if a is None:
+            return False
+        b = event.plain = plain_choice(event.obj)
         if a is None or b is None or a.get("index") != b.get("index"):
             return False
         da, db = a.get("delta"), b.get("delta")

@@ -37,7 +37,9 @@ class CompletionsStream(ChoicesStream):
         return Field(path, scope)
 
     def merge(self, last: Event, event: Event) -> bool:
-        a, b = plain_choice(last.obj), plain_choice(event.obj)
+        a = last.plain if last.plain is not False else plain_choice(last.obj)
+        last.plain = a
+        b = event.plain = plain_choice(event.obj)
         if (
             a is None
             or b is None
