@@ -183,3 +183,34 @@ def test_hold_back_sends_no_empty_deltas(fake: FakeUpstream, gateway: str) -> No
     with httpx.stream("POST", gateway + "/api/chat", json={"model": "l", "messages": []}) as r:
         lines = [orjson.loads(line) for line in r.iter_lines() if line]
     assert all(line["message"]["content"] or line["done"] for line in lines)
+
+
+def test_end_label_closes_a_blocked_answer_in_every_protocol(
+    make_gateway: Any, fake: FakeUpstream
+) -> None:
+    with make_gateway(labels={"text_position": "end"}) as base:
+        fake.stream(
+            "/v1/responses", scripts.responses_stream(["前面的话", BLOCK, "后"])[:-4], endless=True
+        )
+        raw = _stream(base, "/v1/responses", {"model": "m", "input": "hi"})
+        evs = events(raw)
+        text = "".join(e["delta"] for e in evs if e["type"] == "response.output_text.delta")
+        assert text == "前面的话\n\n" + NOTICE and evs[-1]["type"] == "response.incomplete"
+        assert evs[-1]["response"]["output"][0]["content"][0]["text"] == text
+
+        fake.stream(
+            "/v1/messages", scripts.anthropic_stream(["前面的话", BLOCK])[:-3], endless=True
+        )
+        raw = _stream(base, "/v1/messages", {"model": "c", "max_tokens": 5, "messages": []})
+        texts = [e["delta"]["text"] for e in events(raw) if e["type"] == "content_block_delta"]
+        assert "".join(texts) == "前面的话\n\n" + NOTICE
+
+        fake.stream(
+            "/api/chat",
+            scripts.ollama_stream(["前面的话", BLOCK]),
+            content_type="application/x-ndjson",
+        )
+        with httpx.stream("POST", base + "/api/chat", json={"model": "l", "messages": []}) as r:
+            lines = [orjson.loads(line) for line in r.iter_lines() if line]
+        assert "".join(x["message"]["content"] for x in lines) == "前面的话\n\n" + NOTICE
+        assert lines[-1]["done_reason"] == "content_filter"

@@ -254,6 +254,16 @@ class ResponsesStream(StreamProtocol):
         self.pending = []
 
     def block_tail(self, out: list[bytes]) -> None:
+        notice = self.slots.end_notice("*")  # "end" labels close what was shown, also here
+        texts = [k for k in self.slots.keys() if k[0] == _TEXT]
+        if notice and texts:
+            kind, oi, ci = texts[-1]
+            self.slots.slots[texts[-1]].parts.append(notice)
+            out.append(
+                self._render(
+                    {"type": kind, "output_index": oi, "content_index": ci, "delta": notice}
+                )
+            )
         resp = dict(self.response) if self.response else {"id": "resp_aigc", "object": "response"}
         resp["status"] = "incomplete"
         resp["incomplete_details"] = {"reason": "content_filter"}
@@ -261,9 +271,17 @@ class ResponsesStream(StreamProtocol):
         for index in sorted(self.items):
             item = copy.deepcopy(self.items[index])
             self._rewrite_item(index, item, ())
-            for ci, part in enumerate(iter_dicts(item.get("content"))):
-                if part.get("type") == "output_text" and not part.get("text"):
-                    part["text"] = self.slots.released((_TEXT, index, ci)) or ""
+            if item.get("type") == "message":
+                parts = item.get("content")
+                if not isinstance(parts, list):
+                    parts = item["content"] = []
+                for kind, oi, ci in self.slots.keys():
+                    if kind != _TEXT or oi != index:
+                        continue
+                    while len(parts) <= ci:
+                        parts.append({"type": "output_text", "text": "", "annotations": []})
+                    if isinstance(parts[ci], dict):
+                        parts[ci]["text"] = self.slots.released((kind, oi, ci)) or ""
             item["status"] = "incomplete"
             output.append(item)
         resp["output"] = output
