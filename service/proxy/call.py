@@ -31,6 +31,7 @@ class Call:
         "receive",
         "send",
         "route",
+        "path",
         "runtime",
         "headers",
         "request_id",
@@ -60,6 +61,7 @@ class Call:
         self.receive = receive
         self.send = send
         self.route = route
+        self.path = route.path  # the canonical path, as forwarded (a masked segment masked)
         self.runtime = runtime
         self.headers = _header_pairs(scope.get("headers", []))
         self.request_id = str(scope.get("state", {}).get("request_id") or "")

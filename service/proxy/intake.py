@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import orjson
 
@@ -28,6 +28,7 @@ from .walker import Walk
 __all__ = ["Body", "parse_body", "read_body", "screen_request"]
 
 _JSON_TYPES = ("application/json", "application/x-json")
+_SAFE = "!$&'()*+,;=:@-._~"
 _JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-seq")
 
 
@@ -173,6 +174,10 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
 def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> bool:
     """Screen every text of the request (body and query); mask in place. True: changed."""
     files = _collect(body, walk, call)
+    segments: list[str] = []
+    if call.route.kind == "generic":  # a path segment can carry text too (ids cannot)
+        segments = [unquote(s) for s in call.route.path.split("/")[1:]]
+        walk.add(segments, ("<path>",))
     query = call.scope.get("query_string") or b""
     pairs: list[list[str]] = []
     if query:
@@ -200,6 +205,8 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             ]
     if pairs:
         call.scope["query_string"] = urlencode([(k, v) for k, v in pairs]).encode("ascii")
+    if segments:
+        call.path = "/" + "/".join(quote(s, safe=_SAFE) for s in segments)
     return True
 
 

@@ -227,7 +227,7 @@ class Proxy:
             key_header="x-api-key" if route.family == "anthropic" else "authorization",
             content_type="application/json" if body.kind == "json" and raw else None,
         )
-        url = upstream_url(self._base(call), route.path, call.scope.get("query_string") or b"")
+        url = upstream_url(self._base(call), call.path, call.scope.get("query_string") or b"")
 
         async def send() -> Any:
             return await self.client.request(

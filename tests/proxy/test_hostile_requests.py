@@ -561,3 +561,12 @@ def test_compressed_request_bodies_are_refused(fake: FakeUpstream, gateway: str)
     )
     assert r.status_code == 415 and r.json()["error"]["code"] == "encoded_body"
     assert fake.requests == []
+
+
+def test_text_in_a_generic_path_is_screened(fake: FakeUpstream, gateway: str) -> None:
+    r = httpx.get(gateway + f"/v1/search/{BLOCK}")
+    assert r.status_code == 400 and fake.requests == []
+    fake.json("/v1/search/代号****", {"ok": True})
+    r = httpx.get(gateway + f"/v1/search/代号{MASK}")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert fake.requests and MASK not in fake.requests[-1].path and "****" in fake.requests[-1].path
