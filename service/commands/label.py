@@ -27,53 +27,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "detected from the content, not the name. Exit 0 on success, 2 on error.",
     )
     label.add_argument("file", metavar="FILE", help="file to label")
-    label.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        required=True,
-        help="where to write the labeled file (- for stdout)",
-    )
-    label.add_argument(
-        "--producer-code",
-        default=None,
-        help=f"TC260-PG-20252A provider code (default: ${ENV_PRODUCER})",
-    )
+    label.add_argument("-o", "--output", metavar="OUT", required=True,
+                       help="where to write the labeled file (- for stdout)")
+    label.add_argument("--producer-code", default=None,
+                       help=f"TC260-PG-20252A provider code (default: ${ENV_PRODUCER})")
     label.add_argument("--produce-id", default=None, help="content id (default: a new UUID)")
     label.add_argument("--explicit-text", default="AI生成", help="image label text")
-    label.add_argument(
-        "--text-notice",
-        default="本内容由人工智能生成",
-        help="notice for text, PDF and Office files",
-    )
-    label.add_argument(
-        "--position", choices=("start", "end"), default="end", help="where the text notice goes"
-    )
+    label.add_argument("--text-notice", default="本内容由人工智能生成",
+                       help="notice for text, PDF and Office files")
+    label.add_argument("--position", choices=("start", "end"), default="end",
+                       help="where the text notice goes")
     label.add_argument("--audio-morse", choices=("start", "end", "both"), default="start")
     label.add_argument("--font", default=None, help="CJK font file for image labels")
-    label.add_argument(
-        "--sign",
-        choices=("hmac-sha256", "sm2"),
-        default=None,
-        help="sign the record (ReservedCode1/2)",
-    )
+    label.add_argument("--sign", choices=("hmac-sha256", "sm2"), default=None,
+                       help="sign the record (ReservedCode1/2)")
     label.add_argument("--key-id", default="k1")
-    label.add_argument(
-        "--key-file",
-        type=Path,
-        default=None,
-        help="HMAC secret file, or for sm2 a file 'PRIVATE_HEX PUBLIC_HEX'",
-    )
-    label.add_argument(
-        "--propagate",
-        action="store_true",
-        help="platform step (Labeling Measures Art. 6) instead of producing",
-    )
-    label.add_argument(
-        "--propagator-code",
-        default=None,
-        help=f"platform provider code (default: ${ENV_PROPAGATOR})",
-    )
+    label.add_argument("--key-file", type=Path, default=None,
+                       help="HMAC secret file, or for sm2 a file 'PRIVATE_HEX PUBLIC_HEX'")
+    label.add_argument("--propagate", action="store_true",
+                       help="platform step (Labeling Measures Art. 6) instead of producing")
+    label.add_argument("--propagator-code", default=None,
+                       help=f"platform provider code (default: ${ENV_PROPAGATOR})")
     label.add_argument("--propagate-id", default=None)
     label.add_argument("--declared-ai", action="store_true", help="the user declared AI content")
     label.add_argument("--detected-ai", action="store_true", help="a detector found AI traces")
@@ -86,9 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "signature state. Exit 0 when compliant, 1 when not, 2 on error.",
     )
     inspect.add_argument("file", metavar="FILE")
-    inspect.add_argument(
-        "--key-file", type=Path, default=None, help="HMAC secret to verify signatures"
-    )
+    inspect.add_argument("--key-file", type=Path, default=None,
+                         help="HMAC secret to verify signatures")
     inspect.add_argument("--sm2-public-key", default=None, help="pinned SM2 public key (hex)")
     inspect.add_argument("--key-id", default=None, help="key id the key applies to")
     inspect.set_defaults(func=run_inspect)
@@ -139,41 +112,27 @@ def run_label(args: argparse.Namespace) -> int:
             return _error(f"a provider code is required (--producer-code or ${ENV_PRODUCER})")
         settings = LabelSettings(
             producer_code=producer or "0011" + "0" * 18 + "10000",
-            explicit_text=args.explicit_text,
-            text_notice=args.text_notice,
-            text_position=args.position,
-            audio_morse=args.audio_morse,
-            font_path=args.font,
-            signing=_signing(args),
-            strict_provider_code=bool(producer) or not args.propagate,
+            explicit_text=args.explicit_text, text_notice=args.text_notice,
+            text_position=args.position, audio_morse=args.audio_morse, font_path=args.font,
+            signing=_signing(args), strict_provider_code=bool(producer) or not args.propagate,
         )
         if args.propagate:
             code = args.propagator_code or os.environ.get(ENV_PROPAGATOR, "")
             if not code:
                 return _error(f"--propagate needs --propagator-code or ${ENV_PROPAGATOR}")
-            out = propagate_file(
-                data,
-                filename=args.file,
-                propagator_code=code,
-                propagate_id=args.propagate_id or new_produce_id(),
-                declared_ai=args.declared_ai,
-                detected_ai=args.detected_ai,
-                settings=settings,
-            )
+            out = propagate_file(data, filename=args.file, propagator_code=code,
+                                 propagate_id=args.propagate_id or new_produce_id(),
+                                 declared_ai=args.declared_ai, detected_ai=args.detected_ai,
+                                 settings=settings)
         else:
-            out = label_file(
-                data, filename=args.file, settings=settings, produce_id=args.produce_id
-            )
+            out = label_file(data, filename=args.file, settings=settings,
+                             produce_id=args.produce_id)
         _write_atomic(args.output, out.data)
     except (OSError, ValueError) as exc:  # LabelError is a ValueError
         return _error(str(exc))
-    summary = {
-        "output": args.output,
-        "media_type": out.media_type,
-        "record": out.record.to_dict(),
-        "explicit": out.explicit,
-        "implicit": out.implicit,
-    }
+    summary = {"output": args.output, "media_type": out.media_type,
+               "record": out.record.to_dict(), "explicit": out.explicit,
+               "implicit": out.implicit}
     print(json.dumps(summary, ensure_ascii=False), file=sys.stderr)
     return 0
 

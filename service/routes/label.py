@@ -42,10 +42,8 @@ def label_settings(runtime: Runtime, tenant: Tenant | None = None) -> Any:
     mine = tenant.labels if tenant is not None else None
     producer = (mine.producer_code if mine and mine.producer_code else None) or cfg.producer_code
     if not producer:  # --demo sets demo codes in config.Settings
-        raise ServiceUnavailable(
-            "Labeling needs labels.producer_code (the TC260 provider "
-            "code of this service) in the configuration."
-        )
+        raise ServiceUnavailable("Labeling needs labels.producer_code (the TC260 provider "
+                                 "code of this service) in the configuration.")
     signing = None
     try:
         if cfg.signing == "hmac-sha256":
@@ -53,9 +51,8 @@ def label_settings(runtime: Runtime, tenant: Tenant | None = None) -> Any:
             signing = SigningConfig("hmac-sha256", cfg.signing_key_id, key=key)
         elif cfg.signing == "sm2":
             private = cfg.sm2_private_key.get_secret_value() if cfg.sm2_private_key else ""
-            signing = SigningConfig(
-                "sm2", cfg.signing_key_id, private_key=private, public_key=cfg.sm2_public_key
-            )
+            signing = SigningConfig("sm2", cfg.signing_key_id, private_key=private,
+                                    public_key=cfg.sm2_public_key)
         position = cfg.text_position if cfg.text_position != "off" else "end"
         return LabelSettings(
             producer_code=producer,
@@ -71,9 +68,8 @@ def label_settings(runtime: Runtime, tenant: Tenant | None = None) -> Any:
             strict_provider_code=cfg.strict_provider_code,
         )
     except LabelError as exc:
-        raise ServiceUnavailable(
-            f"Invalid label configuration: {exc}", code="label_config_invalid"
-        ) from exc
+        raise ServiceUnavailable(f"Invalid label configuration: {exc}",
+                                 code="label_config_invalid") from exc
 
 
 async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -143,44 +139,30 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
         if position not in (None, "start", "end"):
             raise ValidationFailed("position must be 'start' or 'end'.")
         labeled = await _run(label_text, text, settings=settings, position=position)
-        return Response(
-            orjson.dumps({"text": labeled, "notice": settings.text_notice}),
-            media_type="application/json",
-        )
+        return Response(orjson.dumps({"text": labeled, "notice": settings.text_notice}),
+                        media_type="application/json")
     if not ctype.startswith("multipart/form-data"):
         raise UnsupportedMedia("Send multipart/form-data with a 'file' field, or JSON text.")
     data, filename, declared, fields = await _upload(request, limit)
     produce_id = fields.get("produce_id") or None
     if produce_id is not None and not _ID.fullmatch(produce_id):
-        raise ValidationFailed(
-            "produce_id must be 1-128 printable ASCII characters without space, quote or backslash."
-        )
-    out = await _run(
-        label_file,
-        data,
-        filename=filename,
-        media_type=declared,
-        settings=settings,
-        produce_id=produce_id,
-    )
+        raise ValidationFailed("produce_id must be 1-128 printable ASCII characters "
+                               "without space, quote or backslash.")
+    out = await _run(label_file, data, filename=filename, media_type=declared,
+                     settings=settings, produce_id=produce_id)
     _record(request, runtime, tenant, out, out.record.produce_id)
     return _file_response(out, filename)
 
 
-def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any, content_id: str) -> None:
+def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
+            content_id: str) -> None:
     from service.records import LabelDeliveryEvent
 
-    runtime.recorder.submit(
-        LabelDeliveryEvent(
-            request_id=get_request_id(request),
-            tenant_id=tenant.id,
-            user_id=header_user_id(request),
-            content_id=content_id,
-            media_type=out.media_type,
-            explicit=out.explicit,
-            implicit=out.implicit,
-        )
-    )
+    runtime.recorder.submit(LabelDeliveryEvent(
+        request_id=get_request_id(request), tenant_id=tenant.id,
+        user_id=header_user_id(request), content_id=content_id, media_type=out.media_type,
+        explicit=out.explicit, implicit=out.implicit,
+    ))
 
 
 @router.post("/label/inspect")
@@ -195,7 +177,8 @@ async def inspect(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> R
         keys[cfg.signing_key_id] = cfg.signing_key.get_secret_value().encode()
     if cfg.sm2_public_key:
         keys[cfg.signing_key_id] = cfg.sm2_public_key
-    report = await _run(inspect_file, data, filename=filename, media_type=declared, verify_key=keys)
+    report = await _run(inspect_file, data, filename=filename, media_type=declared,
+                        verify_key=keys)
     return Response(orjson.dumps(report.to_dict()), media_type="application/json")
 
 
@@ -216,21 +199,12 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
     data, filename, declared, fields = await _upload(request, cfg.max_upload_bytes)
     propagate_id = fields.get("propagate_id") or new_produce_id()
     if not _ID.fullmatch(propagate_id):
-        raise ValidationFailed(
-            "propagate_id must be 1-128 printable ASCII characters "
-            "without space, quote or backslash."
-        )
-    out = await _run(
-        propagate_file,
-        data,
-        filename=filename,
-        media_type=declared,
-        propagator_code=code,
-        propagate_id=propagate_id,
-        declared_ai=_flag(fields.get("declared_ai")),
-        detected_ai=_flag(fields.get("detected_ai")),
-        settings=settings,
-    )
+        raise ValidationFailed("propagate_id must be 1-128 printable ASCII characters "
+                               "without space, quote or backslash.")
+    out = await _run(propagate_file, data, filename=filename, media_type=declared,
+                     propagator_code=code, propagate_id=propagate_id,
+                     declared_ai=_flag(fields.get("declared_ai")),
+                     detected_ai=_flag(fields.get("detected_ai")), settings=settings)
     _record(request, runtime, tenant, out, out.record.propagate_id)
     response = _file_response(out, filename)
     response.headers["x-aigc-notice"] = quote(out.notice)
