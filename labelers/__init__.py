@@ -15,14 +15,17 @@ from .errors import (
     LabelConflictError,
     LabelError,
     LabelFormatError,
+    MediaLimitError,
     MissingFontError,
+    UnrenderableTextError,
     UnsupportedMediaError,
 )
 from .integrity import generate_sm2_keypair
 from .record import LabelRecord, check_provider_code, new_produce_id
-from .settings import LabelSettings, SigningConfig
+from .settings import C2paConfig, LabelSettings, SigningConfig
 
 __all__ = [
+    "C2paConfig",
     "CorruptFileError",
     "InspectReport",
     "LabelConflictError",
@@ -31,8 +34,10 @@ __all__ = [
     "LabelRecord",
     "LabelSettings",
     "LabeledFile",
+    "MediaLimitError",
     "MissingFontError",
     "SigningConfig",
+    "UnrenderableTextError",
     "UnsupportedMediaError",
     "check_provider_code",
     "generate_sm2_keypair",

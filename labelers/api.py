@@ -21,6 +21,12 @@ Judgement calls:
   added to the file.
 - No partial output: every operation builds the whole result in memory, reads it back and
   checks it holds exactly the record written before returning anything.
+- Trace detection (M Art. 6(3)): ``propagate_file(detect=True)`` looks for generation traces
+  (:mod:`.traces`) when the file has no record and the user declared nothing; traces give
+  Label "3" and travel in ``LabeledFile.traces`` as the evidence.
+- C2PA (``settings.c2pa``) is signed last, after the TC260 record, which stays byte-identical;
+  the TC260 content binding is computed without the C2PA store, which is why C2PA together
+  with ``signing.bind_content`` is limited to PNG/JPEG/WebP (``c2pa_manifest.STRIPPABLE``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from .formats import FoundRecord, detect, media_type_of
 from .integrity import FieldVerdict, content_hash, sign_record, verify_field
 from .record import LabelRecord, check_provider_code, new_produce_id
 from .settings import LabelSettings, propagation_wording
+from .traces import Trace, detect_traces
 
 __all__ = [
     "InspectReport",
@@ -68,6 +75,8 @@ class LabeledFile:
     format: str = ""
     notice: str = ""
     unchanged: bool = False
+    traces: tuple[Trace, ...] = ()
+    c2pa: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,8 @@ class InspectReport:
     problems: list[str]
     signatures: dict[str, FieldVerdict] = field(default_factory=dict)
     explicit_notice: bool | None = None
+    traces: list[Trace] = field(default_factory=list)
+    c2pa: dict[str, Any] | None = None
 
     @property
     def compliant(self) -> bool:
@@ -98,6 +109,8 @@ class InspectReport:
             "problems": list(self.problems),
             "signatures": {k: v.to_dict() for k, v in self.signatures.items()},
             "explicit_notice": self.explicit_notice,
+            "traces": [t.to_dict() for t in self.traces],
+            "c2pa": self.c2pa,
         }
 
 
@@ -134,6 +147,19 @@ class _Doc:
 
     def explicit(self, data: bytes, settings: LabelSettings) -> bytes:
         return bytes(self.module.add_explicit(data, settings, **self.kw))
+
+    def has_explicit(self, data: bytes) -> bool | None:
+        """The module's optional ``has_explicit(data)`` hook: is a visible/audible notice there?"""
+        hook = getattr(self.module, "has_explicit", None)
+        if hook is None:
+            return None
+        return bool(hook(data))
+
+    def binding_bytes(self, data: bytes) -> bytes:
+        """What the content binding hashes: the file with a neutral record, without C2PA."""
+        from .c2pa_manifest import without_manifest
+
+        return without_manifest(self.write(data, NEUTRAL), self.media_type(data))
 
     def check_limits(self, data: bytes, settings: LabelSettings) -> None:
         """The module's optional ``check_limits(data, settings)`` hook (caller's limits)."""
@@ -172,7 +198,7 @@ def _signed(doc: _Doc, data: bytes, record: LabelRecord, settings: LabelSettings
     digest = None
     if signing.bind_content:
         data = doc.write(data, NEUTRAL)
-        digest = content_hash(doc.write(data, NEUTRAL), signing.algorithm)
+        digest = content_hash(doc.binding_bytes(data), signing.algorithm)
     code = sign_record(record, signing, role, digest)  # type: ignore[arg-type]
     record = record.replace(**{"reserved_code1" if role == "producer" else "reserved_code2": code})
     out = doc.write(data, record)
@@ -191,7 +217,7 @@ def _digest_for(doc: _Doc, data: bytes) -> Any:
 
     def digest(algorithm: str) -> str:
         if algorithm not in cache:
-            cache[algorithm] = content_hash(doc.write(data, NEUTRAL), algorithm)
+            cache[algorithm] = content_hash(doc.binding_bytes(data), algorithm)
         return cache[algorithm]
 
     return digest
@@ -236,6 +262,7 @@ def label_file(data: bytes, *, filename: str | None = None, media_type: str | No
         _check_written(doc, out, record)
         return LabeledFile(out, doc.media_type(out), record, explicit=False, format=doc.name,
                            unchanged=out == data)
+    _check_c2pa(doc, data, settings)
     out = doc.explicit(data, settings) if settings.explicit else data
     explicit = out != data
     record = LabelRecord("1", settings.producer_code, produce_id or new_produce_id())
@@ -245,7 +272,36 @@ def label_file(data: bytes, *, filename: str | None = None, media_type: str | No
         implicit = True
     else:
         implicit = False
-    return LabeledFile(out, doc.media_type(out), record, explicit, implicit, doc.name)
+    out, c2pa = _with_c2pa(doc, out, record, settings)
+    return LabeledFile(out, doc.media_type(out), record, explicit, implicit, doc.name,
+                       c2pa=c2pa)
+
+
+def _check_c2pa(doc: _Doc, data: bytes, settings: LabelSettings) -> None:
+    from .c2pa_manifest import STRIPPABLE, supported
+
+    media_type = doc.media_type(data)
+    if (settings.c2pa is not None and supported(media_type) and settings.signing is not None
+            and settings.signing.bind_content and media_type not in STRIPPABLE):
+        raise LabelFormatError(
+            f"C2PA together with the TC260 content binding is supported for PNG, JPEG and WebP, "
+            f"not {media_type}; set signing.bind_content=False or disable C2PA")
+
+
+def _with_c2pa(doc: _Doc, data: bytes, record: LabelRecord, settings: LabelSettings,
+               parent: bytes | None = None) -> tuple[bytes, bool]:
+    """Sign the C2PA manifest last; the TC260 record must come out byte-identical."""
+    from . import c2pa_manifest
+
+    media_type = doc.media_type(data)
+    if settings.c2pa is None or not c2pa_manifest.supported(media_type):
+        return data, False
+    before = [f.raw for f in doc.read(data)]
+    out = c2pa_manifest.sign(data, media_type, settings.c2pa, parent=parent)
+    if [f.raw for f in doc.read(out)] != before:
+        raise LabelError("internal error: C2PA signing changed the TC260 record")
+    _check_written(doc, out, record)
+    return out, True
 
 
 def label_text(text: str, *, settings: LabelSettings, position: str | None = None) -> str:
@@ -259,8 +315,14 @@ def label_text(text: str, *, settings: LabelSettings, position: str | None = Non
 
 def propagate_file(data: bytes, *, filename: str | None = None, media_type: str | None = None,
                    propagator_code: str, propagate_id: str, declared_ai: bool = False,
-                   detected_ai: bool = False, settings: LabelSettings) -> LabeledFile:
-    """The platform step of Labeling Measures Art. 6 (see module docstring)."""
+                   detected_ai: bool = False, detect: bool = False,
+                   settings: LabelSettings) -> LabeledFile:
+    """The platform step of Labeling Measures Art. 6 (see module docstring).
+
+    ``detect``: when there is no record and no declaration, look for generation traces
+    (:func:`labelers.traces.detect_traces`); any trace gives Label "3" with the evidence in
+    ``LabeledFile.traces``.
+    """
     if settings.strict_provider_code:
         problems = check_provider_code(propagator_code, role="propagator")
         if problems:
@@ -270,6 +332,7 @@ def propagate_file(data: bytes, *, filename: str | None = None, media_type: str 
         raise LabelFormatError("propagate_id must not be empty")
     doc = _Doc(data, filename, media_type, settings.max_bytes)
     doc.check_limits(data, settings)
+    _check_c2pa(doc, data, settings)
     found = doc.read(data)
     if any(f.record is None for f in found):
         raise LabelConflictError("the file carries an AIGC record that does not parse")
@@ -278,6 +341,10 @@ def propagate_file(data: bytes, *, filename: str | None = None, media_type: str 
         raise LabelConflictError("the file carries several different AIGC records")
     out = data
     explicit = False
+    traces: tuple[Trace, ...] = ()
+    if not existing and not declared_ai and detect:
+        traces = tuple(detect_traces(data, doc.media_type(data)))
+        detected_ai = detected_ai or bool(traces)
     if existing:
         old = existing[0]
         own = old.content_propagator in ("", propagator_code)
@@ -304,14 +371,17 @@ def propagate_file(data: bytes, *, filename: str | None = None, media_type: str 
             explicit = out != data
     notice = propagation_wording(label)[1]
     if not doc.implicit(out):
-        return LabeledFile(out, doc.media_type(out), record, explicit, False, doc.name, notice)
+        return LabeledFile(out, doc.media_type(out), record, explicit, False, doc.name, notice,
+                           traces=traces)
     out, record = _signed(doc, out, record, settings, "propagator")
     _check_written(doc, out, record)
     if existing and record.to_dict() | {"ContentPropagator": "", "PropagateID": "",
                                         "ReservedCode2": ""} != existing[0].to_dict() | {
             "ContentPropagator": "", "PropagateID": "", "ReservedCode2": ""}:
         raise LabelError("internal error: propagation changed producer fields")
-    return LabeledFile(out, doc.media_type(out), record, explicit, True, doc.name, notice)
+    out, c2pa = _with_c2pa(doc, out, record, settings, parent=data)
+    return LabeledFile(out, doc.media_type(out), record, explicit, True, doc.name, notice,
+                       traces=traces, c2pa=c2pa)
 
 
 class _AnyKey(dict[str, bytes | str]):
@@ -373,5 +443,17 @@ def inspect_file(data: bytes, *, filename: str | None = None, media_type: str | 
         from .formats.text import has_notice
 
         explicit_notice = has_notice(data.decode("utf-8", "replace"))
-    return InspectReport(doc.media_type(data), doc.name, record, found, problems, signatures,
-                         explicit_notice)
+    else:
+        try:
+            explicit_notice = doc.has_explicit(data)
+        except LabelError:
+            explicit_notice = None
+    from .c2pa_manifest import read_manifest
+
+    media_type = doc.media_type(data)
+    c2pa = read_manifest(data, media_type)
+    if c2pa is not None and c2pa["state"] == "invalid":
+        problems.append("C2PA manifest does not validate: " + ", ".join(c2pa["status"]))
+    traces = detect_traces(data, media_type, audio_cue=False)
+    return InspectReport(media_type, doc.name, record, found, problems, signatures,
+                         explicit_notice, traces, c2pa)

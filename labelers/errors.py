@@ -4,10 +4,13 @@
     ├── UnsupportedMediaError   the bytes are not a format we label (sniffed by content)
     ├── CorruptFileError        corrupt, truncated or hostile input (bombs, absurd dimensions)
     ├── LabelFormatError        an AIGC record that does not follow GB 45438 Annex E
+    │   └── UnrenderableTextError   the label font has no glyph for a character of the text
+    ├── MediaLimitError         the media is longer or larger than the configured limits
     ├── LabelConflictError      the file already carries another party's label
     └── MissingFontError        no CJK font available to render an explicit image label
 
-The service maps them to HTTP 415 / 422 / 422 / 409-like 422 / 500.
+The service maps them to HTTP 415 / 422 / 422 (422 ``label_text_unsupported``) / 413 /
+422 ``label_conflict`` / 500.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ __all__ = [
     "LabelConflictError",
     "LabelError",
     "LabelFormatError",
+    "MediaLimitError",
     "MissingFontError",
+    "UnrenderableTextError",
     "UnsupportedMediaError",
 ]
 
@@ -36,6 +41,14 @@ class CorruptFileError(LabelError):
 
 class LabelFormatError(LabelError):
     """An AIGC record or a label setting does not follow GB 45438-2025 Annex E."""
+
+
+class UnrenderableTextError(LabelFormatError):
+    """The label font has no glyph for a character of the label text."""
+
+
+class MediaLimitError(LabelError):
+    """The media exceeds a configured limit (bytes, duration, frames); nothing was labeled."""
 
 
 class LabelConflictError(LabelError):

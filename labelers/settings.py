@@ -15,7 +15,7 @@ from typing import Literal
 from .errors import LabelFormatError
 from .record import check_provider_code
 
-__all__ = ["LabelSettings", "SigningConfig", "has_required_elements", "propagation_wording"]
+__all__ = ["BUILTIN_WORDINGS", "C2paConfig", "LabelSettings", "SigningConfig", "has_required_elements", "propagation_wording"]
 
 _AI_RE = re.compile(r"人工智能|AI", re.IGNORECASE)
 _GEN_RE = re.compile(r"生成|合成")
@@ -26,6 +26,15 @@ _NOTICE = {
     "3": "该内容疑似为人工智能生成合成内容",
 }
 _SHORT = {"1": "AI生成", "2": "可能为AI生成", "3": "疑似AI生成"}
+# Every wording the library or the service draws by default; the shipped font covers them all
+# (scripts/build-label-font, tests/labelers/test_fonts.py).
+BUILTIN_WORDINGS = (
+    "AI生成",
+    "本内容由人工智能生成",
+    "【本内容由人工智能生成】",
+    *_NOTICE.values(),
+    *_SHORT.values(),
+)
 
 
 def has_required_elements(text: str) -> bool:
@@ -66,6 +75,25 @@ class SigningConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class C2paConfig:
+    """A C2PA manifest (``c2pa.created``, IPTC ``trainedAlgorithmicMedia``) signed last.
+
+    ``cert_chain`` is the PEM chain (signing certificate first), ``private_key`` the PEM key
+    for ``algorithm``; ``tsa_url`` an optional RFC 3161 time-stamp authority.
+    """
+
+    cert_chain: bytes
+    private_key: bytes
+    algorithm: Literal["es256", "es384", "es512", "ps256", "ed25519"] = "es256"
+    tsa_url: str | None = None
+    claim_generator: str = "aigc-gateway"
+
+    def __post_init__(self) -> None:
+        if b"BEGIN CERTIFICATE" not in self.cert_chain or b"PRIVATE KEY" not in self.private_key:
+            raise LabelFormatError("C2PA needs a PEM certificate chain and a PEM private key")
+
+
+@dataclass(frozen=True, slots=True)
 class LabelSettings:
     """Everything a labeling call needs besides the content.
 
@@ -96,6 +124,11 @@ class LabelSettings:
     max_uncompressed_bytes: int = 256 * 1024 * 1024
     max_pdf_pages: int = 5000
     max_audio_seconds: float = 4 * 3600.0
+    # video (PG-20257A): longer input is refused; the start notice lasts this long (>= 2 s)
+    max_video_seconds: float = 600.0
+    video_notice_seconds: float = 3.0
+    # C2PA manifest beside the TC260 record (None: off)
+    c2pa: C2paConfig | None = None
     strict_provider_code: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -115,6 +148,8 @@ class LabelSettings:
             raise LabelFormatError("text_position must be 'start' or 'end'")
         if self.audio_morse not in ("start", "end", "both", "none"):
             raise LabelFormatError("audio_morse must be start, end, both or none")
+        if self.video_notice_seconds < 2.0:
+            raise LabelFormatError("video_notice_seconds must be at least 2 (GB 45438 §5.4)")
         if self.audio_morse == "none" and not self.audio_voice and self.explicit:
             raise LabelFormatError("audio needs the Morse rhythm or the voice notice")
 

@@ -11,7 +11,9 @@ See ``docs/lexicons.md`` for the lexicon file format and the matching rules.
 from __future__ import annotations
 
 from .coverage import CoverageReport, CoverageRow, coverage_report, export_csv
+from .detectors import DETECTORS
 from .errors import LexiconError, LexiconFormatError
+from .folds import FOLDS
 from .lexicon import Lexicon, load_lexicon
 from .scanner import Match, StreamOutput, StreamScanner
 from .taxonomy import Category, Taxonomy
@@ -20,6 +22,8 @@ __all__ = [
     "Category",
     "CoverageReport",
     "CoverageRow",
+    "DETECTORS",
+    "FOLDS",
     "Lexicon",
     "LexiconError",
     "LexiconFormatError",

@@ -19,9 +19,13 @@ from typing import NamedTuple
 import ahocorasick
 import numpy as np
 
+from .detectors import DETECTOR_CATEGORIES, IM_KEYWORDS, URL_KEYWORDS
+from .errors import LexiconError
+from .folds import initials_key, pinyin_keys, repeat_key, split_keys
 from .loader import SourceData, default_severity
-from .normalize import NORMALIZER_VERSION
+from .normalize import NORMALIZER_VERSION, normalize_term
 from .taxonomy import Taxonomy
+from .views import ViewSpec, build_view
 
 __all__ = [
     "Compiled",
@@ -32,7 +36,7 @@ __all__ = [
     "store_cached",
 ]
 
-_CACHE_FORMAT = 5
+_CACHE_FORMAT = 6
 
 
 class Entry(NamedTuple):
@@ -46,7 +50,10 @@ class Entry(NamedTuple):
     word: bool  # match=word
     latin_start: bool  # first / last key character is a Latin letter or digit
     latin_end: bool
-    pinyin: bool
+    variant: str  # "" (exact or normalized, told per hit), else the fold that made the key
+    latin: bool  # every key character is a Latin letter or digit
+    own_gaps: int  # bit j: the term as written has noise between its characters j and j + 1
+    repeat: bool  # the repeat fold is on (a run of one repeated symbol is one unit)
 
 
 class EntryTable:
@@ -60,8 +67,7 @@ class EntryTable:
         self._cols = cols or tuple([] for _ in Entry._fields)
 
     def __getitem__(self, i: int) -> Entry:
-        term, cat, action, sev, word, ls, le, pinyin = self._cols
-        return Entry(term[i], cat[i], action[i], sev[i], word[i], ls[i], le[i], pinyin[i])
+        return Entry._make(col[i] for col in self._cols)
 
     def __len__(self) -> int:
         return len(self._cols[0])
@@ -124,8 +130,12 @@ class Compiled:
     open_prefix_ends: dict[str, int]  # last character of an open prefix -> its longest length
     max_key_len: int  # longest key, deny or allow
     max_term_length: int  # longest deny key
-    term_count: int  # number of (term, category) pairs from the files, pinyin excluded
+    term_count: int  # number of (term, category) pairs from the files, fold keys excluded
     fast: FastTables | None  # second engine for one-shot scans (daachorse), when installed
+    views: tuple[ViewSpec, ...]  # derived views (phonetic, repeat) of opt-in folds
+    detectors: frozenset[str]  # detectors turned on
+    detector_info: dict[str, tuple[str, str, str]]  # name -> (category, action, severity)
+    key_trigger: frozenset[int]  # key ids of detector keywords (one-shot detector anchors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +145,14 @@ class FastTables:
     automaton: object  # daachorse.CharwiseDoubleArrayAhoCorasick
     key_allow: np.ndarray  # bool per key
     entry_rank: np.ndarray  # rank of (category, term): the order of matches at one span
-    entry_word: np.ndarray  # bool per entry
+    entry_special: np.ndarray  # bool per entry: match=word or a fold's key (decide.py)
+    entry_own_gaps: np.ndarray  # bool per entry: the term as written has noise inside
+    key_trigger: np.ndarray  # bool per key: a QQ/WeChat keyword (detector anchor)
 
 
-def _fast_tables(keys: list[str], key_allow, entries) -> FastTables | None:
+def _fast_tables(
+    keys: list[str], key_allow, entries, n_keys: int, triggers: set[int]
+) -> FastTables | None:
     try:
         import daachorse
     except ImportError:
@@ -150,9 +164,11 @@ def _fast_tables(keys: list[str], key_allow, entries) -> FastTables | None:
     rank[order] = np.arange(len(entries))
     return FastTables(
         automaton=daachorse.CharwiseDoubleArrayAhoCorasick(keys),
-        key_allow=np.array(key_allow, dtype=bool),
+        key_allow=np.array(key_allow[:n_keys], dtype=bool),
         entry_rank=rank,
-        entry_word=np.array([e.word for e in entries], dtype=bool),
+        entry_special=np.array([e.word or bool(e.variant) for e in entries], dtype=bool),
+        entry_own_gaps=np.array([e.own_gaps != 0 for e in entries], dtype=bool),
+        key_trigger=np.isin(np.arange(n_keys), sorted(triggers)),
     )
 
 
@@ -160,50 +176,47 @@ def _is_latin(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def _pinyin_forms(key: str) -> list[str]:
-    from pypinyin import Style, lazy_pinyin
-
-    if not all("\u4e00" <= ch <= "\u9fff" for ch in key):
-        return []
-    syllables = lazy_pinyin(key, style=Style.NORMAL, errors="ignore")
-    if len(syllables) != len(key):
-        return []
-    forms = ["".join(syllables)]
-    if len(key) >= 4:  # initials of short terms fire on too many unrelated abbreviations
-        forms.append("".join(s[0] for s in syllables))
-    return forms
-
-
 def compile_sources(
     data: SourceData, version: str, pinyin_categories: tuple[str, ...] = ()
 ) -> Compiled:
-    """Build the automaton and the payload tables from parsed lexicon files."""
+    """Build the automata and the payload tables from parsed lexicon files.
+
+    ``pinyin_categories`` is accepted for callers of the old API; the loader turns it into
+    the ``pinyin`` and ``initials`` folds of those categories (see ``load_lexicon``).
+    """
+    del pinyin_categories
     taxonomy = data.taxonomy
     entries: list[Entry] = []
-    key_ids: dict[str, int] = {}
+    key_ids: dict[str, int] = {}  # main-view keys
+    view_entries: dict[str, dict[str, list[Entry]]] = {"phonetic": {}, "repeat": {}}
     key_entries: list[list[int]] = []
     key_allow: list[bool] = []
+    key_len: list[int] = []
+
+    def new_key(length: int) -> int:
+        key_entries.append([])
+        key_allow.append(False)
+        key_len.append(length)
+        return len(key_entries) - 1
 
     def key_id(key: str) -> int:
         kid = key_ids.get(key)
         if kid is None:
-            kid = key_ids[key] = len(key_entries)
-            key_entries.append([])
-            key_allow.append(False)
+            kid = key_ids[key] = new_key(len(key))
         return kid
 
-    def add(key: str, entry: Entry) -> None:
-        key_entries[key_id(key)].append(len(entries))
+    def add(kid: int, entry: Entry) -> None:
+        key_entries[kid].append(len(entries))
         entries.append(entry)
 
-    pinyin_set = set(pinyin_categories)
     for te in data.entries:
         category = taxonomy.get(te.category)
         action = te.action or (category.default_action if category else "flag")
         severity = te.severity or default_severity(action)
         all_latin = te.key.isascii() and te.key.isalnum()
         word = te.match == "word" if te.match else all_latin
-        entry = Entry(
+        repeat = "repeat" in te.folds
+        base = Entry(
             term=te.term,
             category=te.category,
             action=action,
@@ -211,14 +224,46 @@ def compile_sources(
             word=word,
             latin_start=_is_latin(te.key[0]),
             latin_end=_is_latin(te.key[-1]),
-            pinyin=False,
+            variant="",
+            latin=all_latin,
+            own_gaps=te.own_gaps,
+            repeat=repeat,
         )
-        add(te.key, entry)
-        if te.category in pinyin_set:
-            for form in _pinyin_forms(te.key):
-                add(form, Entry(te.term, te.category, action, severity, True, True, True, True))
+        add(key_id(te.key), base)
+        if not te.folds:
+            continue
+        derived = base._replace(own_gaps=0)
+        if "initials" in te.folds and (form := initials_key(te.key)):
+            latin = derived._replace(
+                word=True, latin_start=True, latin_end=True, latin=True, variant="initials"
+            )
+            add(key_id(form), latin)
+        if "split" in te.folds:
+            for form in split_keys(te.key):
+                add(key_id(form), derived._replace(variant="split"))
+        phonetic = [f for f in ("pinyin", "mixed", "homophone") if f in te.folds]
+        if phonetic:
+            for form in pinyin_keys(te.key):
+                bucket = view_entries["phonetic"].setdefault(form, [])
+                bucket += [derived._replace(variant=v, word=False) for v in phonetic]
+        if repeat:
+            bucket = view_entries["repeat"].setdefault(repeat_key(te.key), [])
+            bucket.append(derived._replace(variant="repeat"))
     for key in data.allow:
         key_allow[key_id(key)] = True
+    # keywords near which a detector may report something: anchors of the one-shot scan
+    keywords = IM_KEYWORDS if data.detectors & {"qq", "wechat"} else ()
+    if "url" in data.detectors:
+        keywords += URL_KEYWORDS
+    triggers = {key_id(normalize_term(kw)) for kw in keywords}
+    n_main = len(key_entries)  # main-view keys are 0..n_main-1 (daachorse pattern ids)
+    view_keys: dict[str, dict[str, int]] = {}
+    for kind, forms in view_entries.items():
+        view_keys[kind] = {}
+        for form, bucket in forms.items():
+            kid = view_keys[kind][form] = new_key(len(form))
+            for entry in bucket:
+                add(kid, entry)
 
     keys = sorted(key_ids.items(), key=lambda kv: kv[1])
     # Insert keys whose first character is frequent first: pyahocorasick scans a node's children
@@ -228,27 +273,44 @@ def compile_sources(
     for key, kid in sorted(keys, key=lambda kv: (-first_freq[kv[0][0]], kv[1])):
         automaton.add_word(key.encode("utf-8").decode("latin-1"), kid)
     automaton.make_automaton()
-    key_len = tuple(len(key) for key, _ in keys)
     open_prefixes = frozenset(key[:i] for key, _ in keys for i in range(1, len(key)))
     open_prefix_ends: dict[str, int] = {}
     for p in open_prefixes:
         if len(p) > open_prefix_ends.get(p[-1], 0):
             open_prefix_ends[p[-1]] = len(p)
-    deny_lens = [key_len[kid] for kid, ents in enumerate(key_entries) if ents]
+    views = []
+    for kind, forms in view_keys.items():
+        if forms:
+            try:
+                views.append(build_view(kind, forms))
+            except ImportError:
+                raise LexiconError(f"the {kind} folds need the daachorse package") from None
+    main_lens = [key_len[kid] for _, kid in keys]
+    deny_lens = [key_len[kid] for _, kid in keys if key_entries[kid]]
+    detector_info = {}
+    for name in sorted(data.detectors):
+        cat = DETECTOR_CATEGORIES[name]
+        info = taxonomy.get(cat)
+        action = info.default_action if info else "mask"
+        detector_info[name] = (cat, action, default_severity(action))
     return Compiled(
         version=version,
         taxonomy=taxonomy,
         automaton=automaton,
-        key_len=key_len,
+        key_len=tuple(key_len),
         key_entries=KeyEntries(key_entries),
         key_allow=tuple(key_allow),
         entries=EntryTable(entries),
         open_prefixes=open_prefixes,
         open_prefix_ends=open_prefix_ends,
-        max_key_len=max(key_len, default=0),
+        max_key_len=max(main_lens, default=0),
         max_term_length=max(deny_lens, default=0),
         term_count=len(data.entries),
-        fast=_fast_tables([key for key, _ in keys], key_allow, entries),
+        fast=_fast_tables([key for key, _ in keys], key_allow, entries, n_main, triggers),
+        views=tuple(views),
+        detectors=data.detectors,
+        detector_info=detector_info,
+        key_trigger=frozenset(triggers),
     )
 
 

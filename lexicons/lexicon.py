@@ -51,16 +51,16 @@ class Lexicon:
         return self._c.max_term_length
 
     def counts_by_category(self) -> dict[str, int]:
-        """Terms per category id (pinyin variants not counted)."""
+        """Terms per category id (the spellings of opt-in folds not counted)."""
         if self._counts is None:
-            counts = Counter(e.category for e in self._c.entries if not e.pinyin)
+            counts = Counter(e.category for e in self._c.entries if not e.variant)
             self._counts = dict(sorted(counts.items()))
         return dict(self._counts)
 
     def iter_terms(self) -> Iterator[tuple[str, str, str, str]]:
         """``(term, category, action, severity)`` of every loaded term, in file order."""
         for e in self._c.entries:
-            if not e.pinyin:
+            if not e.variant:
                 yield e.term, e.category, e.action, e.severity
 
     def scan(self, text: str) -> list[Match]:
@@ -95,8 +95,10 @@ def load_lexicon(
 
     ``dirs`` None or empty -> the bundled sample lexicon; several directories merge. With
     ``cache_dir`` the compiled form is cached on disk, keyed by the content version, so a restart
-    or another worker loads it instead of compiling. ``pinyin_categories`` turns on matching of
-    the full pinyin (and, for terms of 4+ characters, the initials) of those categories' terms.
+    or another worker loads it instead of compiling. Opt-in folds (pinyin, homophones, split
+    characters, ...) and detectors are set in each directory's ``lexicon.toml``;
+    ``pinyin_categories`` (the service's setting of that name) adds the ``pinyin`` and
+    ``initials`` folds to those categories, as ``lexicon.toml`` would.
 
     Raises :class:`~lexicons.LexiconFormatError` (file, line, reason) for malformed files.
     """
@@ -113,7 +115,8 @@ def load_lexicon(
         cached = load_cached(Path(cache_dir), version)
         if cached is not None:
             return Lexicon(cached)
-    compiled = compile_sources(read_sources(paths), version, pinyin)
+    extra = {category: frozenset({"pinyin", "initials"}) for category in pinyin}
+    compiled = compile_sources(read_sources(paths, extra), version)
     if cache_dir is not None:
         store_cached(Path(cache_dir), compiled)
     return Lexicon(compiled)

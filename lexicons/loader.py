@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .detectors import DETECTORS
 from .errors import LexiconFormatError
-from .normalize import NORMALIZER_VERSION, normalize_term
+from .folds import FOLDS
+from .normalize import NORMALIZER_VERSION, normalize_term, tables
 from .taxonomy import ACTIONS, ID_RE, Taxonomy, custom_category, load_taxonomy_file
 
 __all__ = [
     "BUNDLED_DIR",
+    "LEXICON_TOML",
     "MAX_TERM_CHARS",
     "SourceData",
     "TermEntry",
@@ -20,6 +24,8 @@ __all__ = [
 ]
 
 BUNDLED_DIR = Path(__file__).parent / "data"
+#: Optional matching options of a lexicon directory (folds, detectors).
+LEXICON_TOML = "lexicon.toml"
 #: Longest normalised term accepted; longer terms would make streams hold back too much text.
 MAX_TERM_CHARS = 64
 MATCH_MODES = ("substring", "word")
@@ -42,6 +48,8 @@ class TermEntry:
     action: str | None
     match: str | None
     severity: str | None
+    folds: frozenset[str] = frozenset()  # opt-in folds (lexicon.toml)
+    own_gaps: int = 0  # bit j: noise between key characters j and j + 1 as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,97 @@ class SourceData:
     taxonomy: Taxonomy
     entries: tuple[TermEntry, ...]
     allow: tuple[str, ...]  # normalised allow-list keys
+    detectors: frozenset[str] = frozenset(DETECTORS)  # detectors turned on
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconOptions:
+    """A directory's ``lexicon.toml``: opt-in folds per category (``"*"``: every category of
+    the directory) and, when given, the detectors to run."""
+
+    folds: dict[str, frozenset[str]]
+    detectors: frozenset[str] | None
+
+    def folds_for(self, category: str) -> frozenset[str]:
+        return self.folds.get("*", frozenset()) | self.folds.get(category, frozenset())
+
+
+def read_options(directory: Path) -> LexiconOptions:
+    """Parse ``directory/lexicon.toml`` (missing: no folds, detectors unchanged)::
+
+    [folds]
+    "*" = ["repeat"]                                   # every category of this directory
+    "a1.other_prohibited.gambling" = ["pinyin", "initials", "mixed", "homophone", "split"]
+
+    [detectors]
+    enabled = ["mobile_phone", "resident_id", "bank_card", "email"]   # [] turns them off
+    """
+    path = directory / LEXICON_TOML
+    if not path.is_file():
+        return LexiconOptions({}, None)
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LexiconFormatError(str(path), line, "not valid UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LexiconFormatError(str(path), 0, f"invalid TOML: {exc}") from None
+
+    def where(key: str) -> int:
+        for n, text in enumerate(raw.decode("utf-8").splitlines(), 1):
+            if key in text:
+                return n
+        return 0
+
+    unknown = set(data) - {"folds", "detectors"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise LexiconFormatError(str(path), where(name), f"unknown section {name!r}")
+    folds: dict[str, frozenset[str]] = {}
+    for category, names in dict(data.get("folds", {})).items():
+        if category != "*" and not ID_RE.match(category):
+            raise LexiconFormatError(str(path), where(category), f"invalid category {category!r}")
+        if not isinstance(names, list) or not all(n in FOLDS for n in names):
+            raise LexiconFormatError(
+                str(path),
+                where(category),
+                f"folds of {category!r} must be a list of: {', '.join(FOLDS)}",
+            )
+        folds[category] = frozenset(names)
+    detectors = None
+    section = data.get("detectors", {})
+    if section:
+        names = section.get("enabled") if isinstance(section, dict) else None
+        if (
+            set(section) - {"enabled"}
+            or not isinstance(names, list)
+            or not all(n in DETECTORS for n in names)
+        ):
+            raise LexiconFormatError(
+                str(path),
+                where("enabled"),
+                f"detectors.enabled must list some of: {', '.join(DETECTORS)}",
+            )
+        detectors = frozenset(names)
+    return LexiconOptions(folds, detectors)
+
+
+def own_gaps(term: str) -> int:
+    """Bit ``j`` set where ``term`` as written has noise between its key characters ``j`` and
+    ``j + 1`` (``online casino``): the term's own gaps, not a writer's punctuation."""
+    cls = tables().cls
+    bits = kept = 0
+    noise = False
+    for ch in term:
+        if cls[ord(ch)]:
+            noise = kept > 0
+            continue
+        if noise:
+            bits |= 1 << (kept - 1)
+            noise = False
+        kept += 1
+    return bits
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -121,18 +220,24 @@ def compute_version(dirs: list[Path], extra: str = "") -> str:
             raise LexiconFormatError(str(directory), 0, "not a directory")
         digest.update(f"\0dir{index}\0".encode())
         paths = sorted(directory.glob("*.txt"))
-        if (directory / "categories.toml").is_file():
-            paths.insert(0, directory / "categories.toml")
+        for name in (LEXICON_TOML, "categories.toml"):
+            if (directory / name).is_file():
+                paths.insert(0, directory / name)
         for path in paths:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def read_sources(dirs: list[Path]) -> SourceData:
+def read_sources(
+    dirs: list[Path], extra_folds: dict[str, frozenset[str]] | None = None
+) -> SourceData:
     """Read lexicon directories into term entries, allow-list keys and the taxonomy.
 
     No directory -> the bundled sample lexicon. The bundled ``categories.toml`` is always the
-    base taxonomy; a directory's own ``categories.toml`` adds to or overrides it.
+    base taxonomy; a directory's own ``categories.toml`` adds to or overrides it. Each
+    directory's ``lexicon.toml`` sets the folds of its terms and may set the detectors (the last
+    directory that sets them wins; default: all). ``extra_folds`` (category -> folds) adds folds
+    to every directory (the service's ``pinyin_categories`` setting).
     """
     base_toml = BUNDLED_DIR / "categories.toml"
     taxonomy = Taxonomy(load_taxonomy_file(base_toml))
@@ -140,9 +245,13 @@ def read_sources(dirs: list[Path]) -> SourceData:
     entries: list[TermEntry] = []
     seen: set[tuple[str, str]] = set()
     allow: list[str] = []
+    detectors = frozenset(DETECTORS)
     for directory in use:
         if not directory.is_dir():
             raise LexiconFormatError(str(directory), 0, "not a directory")
+        options = read_options(directory)
+        if options.detectors is not None:
+            detectors = options.detectors
         toml = directory / "categories.toml"
         if toml.is_file() and directory != BUNDLED_DIR:
             taxonomy = taxonomy.merged({c.id: c for c in load_taxonomy_file(toml)})
@@ -156,6 +265,7 @@ def read_sources(dirs: list[Path]) -> SourceData:
                     allow.append(key)
                 continue
             category, taxonomy = _category_for(path.stem, taxonomy)
+            folds = options.folds_for(category) | (extra_folds or {}).get(category, frozenset())
             for lineno, line in enumerate(lines, 1):
                 if _is_comment_or_blank(line):
                     continue
@@ -171,9 +281,11 @@ def read_sources(dirs: list[Path]) -> SourceData:
                         action=attrs.get("action"),
                         match=attrs.get("match"),
                         severity=attrs.get("severity"),
+                        folds=folds,
+                        own_gaps=own_gaps(term),
                     )
                 )
-    return SourceData(taxonomy, tuple(entries), tuple(dict.fromkeys(allow)))
+    return SourceData(taxonomy, tuple(entries), tuple(dict.fromkeys(allow)), detectors)
 
 
 def default_severity(action: str) -> str:

@@ -1,13 +1,16 @@
-"""Normalisation: a 1:1 code-point fold plus noise classes, so offsets stay exact.
+"""Normalisation: a 1:1 code-point fold plus a noise class, so offsets stay exact.
 
-Every code point maps to one folded code point (case, width, styled/enclosed Latin and digits,
-Cyrillic/Greek look-alikes, traditional -> simplified Chinese) or to a *noise* class (whitespace,
+Every code point maps to one folded code point (case, width, accents, styled/enclosed Latin and
+digits, Cyrillic/Greek look-alikes, traditional -> simplified Chinese) or to *noise* (whitespace,
 punctuation, symbols, emoji, zero-width and format characters, variation selectors, combining
 marks). Terms and text go through the same tables. Matching runs on the *compact view*: the
-folded text with noise removed, where a noise run that is too long (more than ``MAX_GAP``
-characters) or holds two or more sentence terminators becomes a barrier that no term crosses.
+folded text with noise removed, where a noise run longer than ``MAX_RUN`` code points becomes a
+barrier that no term crosses. Whether a shorter run joins two term characters is decided per
+hit, from the run's content and its context (``gaps.py``): the compact view only proposes.
 
-The tables are numpy look-up tables over all of Unicode, built once per process (~0.2 s).
+A keycap (a digit, optional U+FE0F, U+20E3) is an emoji: its digit is noise too.
+
+The tables are numpy look-up tables over all of Unicode, built once per process (~0.3 s).
 """
 
 from __future__ import annotations
@@ -22,28 +25,30 @@ import numpy as np
 
 __all__ = [
     "BARRIER",
-    "MAX_GAP",
+    "MAX_RUN",
     "NORMALIZER_VERSION",
     "NoiseCarry",
     "compact_segment",
     "compact_small",
     "compact_stream",
-    "kept_offsets",
+    "fold",
     "fold_char",
+    "kept_offsets",
+    "keycap_split",
     "normalize_term",
     "tables",
 ]
 
 #: Bump when the tables or the compact-view rules change: it is part of every lexicon version.
-NORMALIZER_VERSION = "norm-1"
-#: Longest run of noise characters skipped between two term characters.
-MAX_GAP = 3
+NORMALIZER_VERSION = "norm-2"
+#: Longest run of noise code points the compact view joins across (the per-hit rules of
+#: ``gaps.py`` then bound what a run may hold: visible units, punctuation, context).
+MAX_RUN = 32
 #: Code point written into the compact view where a noise run is too long to join across.
 BARRIER = 1
 
-KEEP, NOISE, TERMINATOR = 0, 1, 2
+KEEP, NOISE = 0, 1
 
-_TERMINATORS = "。！？!?；;…\n\r\u2028\u2029\u0085\v\f.｡．"
 _NOISE_CATEGORIES = {"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me", "Mc", "Sk", "Sm", "Sc", "So"}
 # Look-alikes folded to ASCII after case folding (UTS #39 style, restricted to Latin targets).
 _CONFUSABLES = {
@@ -98,6 +103,15 @@ _PAREN_LETTERS = {0x249C + i: ord("a") + i for i in range(26)}
 _SCAN_RANGES = ((0, 0x20000), (0xE0000, 0xE0200))
 
 
+def _strip_accent(ch: str) -> str:
+    """``í`` -> ``i``, ``ǔ`` -> ``u``, ``ü`` -> ``u``: a Latin letter without its diacritics
+    (toned pinyin reads as toneless pinyin); anything else unchanged."""
+    if ch.isascii() or not ch.isalpha():
+        return ch
+    base = unicodedata.normalize("NFD", ch)[0]
+    return base if base.isascii() and base.isalpha() else ch
+
+
 def fold_char(ch: str) -> str:
     """Fold one character without the T->S step (used to build the tables)."""
     cp = ord(ch)
@@ -112,7 +126,7 @@ def fold_char(ch: str) -> str:
     cf = nf.casefold()
     if len(cf) == 1:
         nf = cf
-    return _CONFUSABLES.get(nf, nf)
+    return _strip_accent(_CONFUSABLES.get(nf, nf))
 
 
 def _is_noise(ch: str) -> bool:
@@ -137,11 +151,10 @@ def _ts_table() -> dict[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class Tables:
-    """The look-up tables: ``fold[cp]`` (0 for noise) and ``cls[cp]`` (KEEP/NOISE/TERMINATOR)."""
+    """The look-up tables: ``fold[cp]`` (0 for noise) and ``cls[cp]`` (KEEP/NOISE)."""
 
     fold: np.ndarray
     cls: np.ndarray
-    code: np.ndarray  # fold with noise -> 0 and terminators -> 2 (one gather per text)
 
 
 _tables: Tables | None = None
@@ -159,8 +172,8 @@ def tables(cache_dir: str | os.PathLike[str] | None = None) -> Tables:
         path = os.path.join(cache_dir, name)
         try:
             with np.load(path) as data:
-                loaded = Tables(fold=data["fold"], cls=data["cls"], code=data["code"])
-            if loaded.fold.shape == (0x110000,) and loaded.code.shape == (0x110000,):
+                loaded = Tables(fold=data["fold"], cls=data["cls"])
+            if loaded.fold.shape == (0x110000,) and loaded.cls.shape == (0x110000,):
                 _tables = loaded
                 return _tables
         except (OSError, KeyError, ValueError):
@@ -169,7 +182,7 @@ def tables(cache_dir: str | os.PathLike[str] | None = None) -> Tables:
     if path is not None:
         try:
             tmp = f"{path}.{os.getpid()}.tmp.npz"
-            np.savez(tmp, fold=_tables.fold, cls=_tables.cls, code=_tables.code)
+            np.savez(tmp, fold=_tables.fold, cls=_tables.cls)
             os.replace(tmp, path)
         except OSError:
             pass
@@ -193,39 +206,57 @@ def _build_tables() -> Tables:
     for cp in np.flatnonzero(cls == 0):
         if int(fold[cp]) in ts:
             fold[cp] = ts[int(fold[cp])]
-    for ch in _TERMINATORS:
-        cls[ord(ch)] = TERMINATOR
+    cls[BARRIER] = NOISE  # a control character (Cc), like NUL, which marks noise in str views
     fold[cls != KEEP] = 0
-    fold[BARRIER] = 0
-    cls[BARRIER] = NOISE
-    code = fold.copy()
-    code[cls == TERMINATOR] = TERMINATOR
-    for arr in (fold, cls, code):
+    for arr in (fold, cls):
         arr.flags.writeable = False
-    return Tables(fold=fold, cls=cls, code=code)
+    return Tables(fold=fold, cls=cls)
 
 
 def normalize_term(term: str) -> str:
     """Compact normalised form of a lexicon term: folded, noise removed."""
-    return term.translate(_TRANSLATE).replace("\x00", "").replace("\x02", "")
+    return _fix_keycaps(term, term.translate(_TRANSLATE)).replace("\x00", "")
+
+
+_KEYCAP = re.compile("[0-9]\ufe0f?\u20e3")
+
+
+def _fix_keycaps(segment: str, folded: str) -> str:
+    """``folded`` (1:1 with ``segment``) with the digit of every keycap turned into noise."""
+    if "\u20e3" not in segment:
+        return folded
+    chars = list(folded)
+    for m in _KEYCAP.finditer(segment):
+        chars[m.start()] = "\x00"
+    return "".join(chars)
+
+
+def keycap_split(segment: str) -> int:
+    """Length of the prefix of a stream segment that can be compacted now: a trailing digit
+    (and U+FE0F after it) waits for the next segment, which may make it a keycap."""
+    n = len(segment)
+    if n and "0" <= segment[-1] <= "9":
+        return n - 1
+    if n > 1 and segment[-1] == "\ufe0f" and "0" <= segment[-2] <= "9":
+        return n - 2
+    return n
 
 
 @dataclass(slots=True)
 class NoiseCarry:
-    """State carried between segments: the noise run after the last kept character."""
+    """State carried between segments: the length of the noise run after the last kept
+    character."""
 
     run_len: int = 0
-    run_terms: int = 0
 
 
 class _LazyTable(dict):
-    """``str.translate`` table filled on first use: noise -> NUL, terminator -> STX, else the
-    folded character (1:1, so positions are kept)."""
+    """``str.translate`` table filled on first use: noise -> NUL, else the folded character
+    (1:1, so positions are kept)."""
 
     def __missing__(self, cp: int) -> str:
         t = tables()
-        kind = int(t.cls[cp])
-        value = "\x02" if kind == TERMINATOR else "\x00" if kind else chr(int(t.fold[cp]))
+        value = "\x00" if t.cls[cp] else chr(int(t.fold[cp]))
         self[cp] = value
         return value
 
@@ -245,25 +276,20 @@ _UCS2_OVERHEAD = _SIZEOF("\u0100") - 2
 def _bmp_table() -> list[int]:
     global _BMP_TABLE
     if _BMP_TABLE is None:
-        _BMP_TABLE = tables().code[:0x10000].tolist()
+        _BMP_TABLE = tables().fold[:0x10000].tolist()
     return _BMP_TABLE
 
 
-_NOISE_RUN = re.compile("[\x00\x02]+")
+_NOISE_RUN = re.compile("\x00+")
+_LONG_RUN = re.compile(f"\x00{{{MAX_RUN + 1},}}")
 
 
-_BAD_RUN = re.compile(f"[\x00\x02]{{{MAX_GAP + 1}}}|\x02\x00*\x02")
+def fold(segment: str) -> str:
+    """``segment`` folded 1:1: every noise character (keycap digits too) as NUL."""
+    return _fold(segment)
 
 
-def compact_stream(
-    segment: str, base: int, carry: NoiseCarry
-) -> tuple[str, range | list[int] | str]:
-    """:func:`compact_small` tuned for stream deltas: the common cases (no noise, or noise
-    runs that cannot make a barrier) take a few C-level string operations. The offsets come
-    back as a ``range`` when the segment has no noise, as a list when it needed a barrier, and
-    otherwise as the folded segment itself (a ``str``): the compact characters are then its
-    characters other than NUL and STX, in order, so :func:`kept_offsets` gives the offsets
-    when (and only for as far as) they are needed."""
+def _fold(segment: str) -> str:
     if segment.__class__ is str and (  # provably no astral character: the list table
         segment.isascii()
         or _SIZEOF(segment) - 2 * len(segment) == _UCS2_OVERHEAD
@@ -272,57 +298,32 @@ def compact_stream(
         folded = segment.translate(_BMP_TABLE or _bmp_table())
     else:
         folded = segment.translate(_TRANSLATE)
+    return _fix_keycaps(segment, folded)
+
+
+def compact_stream(
+    segment: str, base: int, carry: NoiseCarry
+) -> tuple[str, range | list[int] | str]:
+    """:func:`compact_small` tuned for stream deltas: the common cases (no noise, or noise
+    runs too short to make a barrier) take a few C-level string operations. The offsets come
+    back as a ``range`` when the segment has no noise, as a list when it needed a barrier, and
+    otherwise as the folded segment itself (a ``str``): the compact characters are then its
+    characters other than NUL, in order, so :func:`kept_offsets` gives the offsets when (and
+    only for as far as) they are needed."""
+    folded = _fold(segment)
     n = len(folded)
     run_len = carry.run_len
-    if not run_len and "\x00" not in folded and "\x02" not in folded:
+    if not run_len and "\x00" not in folded:
         return folded, range(base, base + n)
-    compact = folded.replace("\x00", "").replace("\x02", "")
+    compact = folded.replace("\x00", "")
     if not compact:  # only noise: the run goes on
         carry.run_len = run_len + n
-        carry.run_terms += folded.count("\x02")
         return compact, []
-    if run_len:  # the run carried over joins this segment's leading noise
-        terms = carry.run_terms
-        probe = "\x02" * terms + "\x00" * (run_len - terms) + folded
-    else:
-        probe = folded
-    noise = len(probe) - len(compact)
-    if (noise > MAX_GAP or probe.count("\x02") > 1) and _BAD_RUN.search(probe):
-        return _compact_barriers(folded, base, carry)
-    tail = n - len(folded.rstrip("\x00\x02"))
-    carry.run_len = tail
-    carry.run_terms = folded.count("\x02", n - tail) if tail else 0
+    lead = n - len(folded.lstrip("\x00"))
+    if run_len + lead > MAX_RUN or (n - len(compact) > MAX_RUN and _LONG_RUN.search(folded)):
+        return compact_folded(folded, base, carry)
+    carry.run_len = n - len(folded.rstrip("\x00"))
     return compact, folded
-
-
-_WHOLE_BAD_RUN = re.compile(f"[\x00\x02]*(?:{_BAD_RUN.pattern})[\x00\x02]*")
-
-
-def _mark_barrier(m: re.Match) -> str:
-    return "\x00" * (m.end() - m.start() - 1) + "\x01"
-
-
-def _compact_barriers(folded: str, base: int, carry: NoiseCarry) -> tuple[str, list[int]]:
-    """:func:`compact_stream` of a folded segment with at least one kept character in which
-    some noise run needs a barrier: each such run between kept characters becomes NUL...NUL
-    plus ``BARRIER`` in its last place (1:1, so offsets are kept; the barrier takes the
-    offset of the kept character after it)."""
-    n = len(folded)
-    end = len(folded.rstrip("\x00\x02"))
-    lead = n - len(folded.lstrip("\x00\x02"))
-    run_len = carry.run_len + lead
-    run_terms = carry.run_terms + folded.count("\x02", 0, lead)
-    inner = _WHOLE_BAD_RUN.sub(_mark_barrier, folded[lead:end])
-    compact = inner.replace("\x00", "").replace("\x02", "")
-    orig = [
-        i + (ch == "\x01") for i, ch in enumerate(inner, base + lead) if ch > "\x02" or ch == "\x01"
-    ]
-    if run_len and (run_len > MAX_GAP or run_terms >= 2):
-        compact = "\x01" + compact
-        orig.insert(0, base + lead)
-    carry.run_len = tail = n - end
-    carry.run_terms = folded.count("\x02", end) if tail else 0
-    return compact, orig
 
 
 def kept_offsets(folded: str, base: int, start: int = 0) -> list[int]:
@@ -331,44 +332,43 @@ def kept_offsets(folded: str, base: int, start: int = 0) -> list[int]:
     if start:
         folded = folded[start:]
         base += start
-    return [i for i, ch in enumerate(folded, base) if ch > "\x02"]
+    return [i for i, ch in enumerate(folded, base) if ch != "\x00"]
 
 
 def compact_small(segment: str, base: int, carry: NoiseCarry) -> tuple[str, list[int]]:
     """Pure-Python :func:`compact_segment` for short segments (stream chunks): same output as
     a string of compact characters and a list of original offsets, without numpy overhead."""
-    return compact_folded(segment.translate(_TRANSLATE), base, carry)
+    return compact_folded(_fold(segment), base, carry)
 
 
 def compact_folded(folded: str, base: int, carry: NoiseCarry) -> tuple[str, list[int]]:
-    """:func:`compact_small` of an already folded segment (``segment.translate`` output)."""
+    """:func:`compact_small` of an already folded segment."""
     n = len(folded)
-    if not carry.run_len and "\x00" not in folded and "\x02" not in folded:
+    if not carry.run_len and "\x00" not in folded:
         return folded, list(range(base, base + n))
     out: list[str] = []
     orig: list[int] = []
-    run_len, run_terms = carry.run_len, carry.run_terms
+    run_len = carry.run_len
     pos = 0
     for m in _NOISE_RUN.finditer(folded):
         s, e = m.span()
         if s > pos:
-            if run_len and (run_len > MAX_GAP or run_terms >= 2):
+            if run_len > MAX_RUN:
                 out.append("\x01")
                 orig.append(base + pos)
             out.append(folded[pos:s])
             orig.extend(range(base + pos, base + s))
-            run_len = run_terms = 0
+            run_len = 0
         run_len += e - s
-        run_terms += folded.count("\x02", s, e)
         pos = e
     if pos < n:
-        if run_len and (run_len > MAX_GAP or run_terms >= 2):
+        if run_len > MAX_RUN:
             out.append("\x01")
             orig.append(base + pos)
         out.append(folded[pos:])
         orig.extend(range(base + pos, base + n))
-        run_len = run_terms = 0
-    carry.run_len, carry.run_terms = run_len, run_terms
+        run_len = 0
+    carry.run_len = run_len
     return "".join(out), orig
 
 
@@ -376,40 +376,37 @@ _EMPTY_U32 = np.zeros(0, dtype=np.uint32)
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 
 
-def compact_segment(segment: str, base: int, carry: NoiseCarry) -> tuple[np.ndarray, np.ndarray]:
+def compact_segment(
+    segment: str, base: int, carry: NoiseCarry, cps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Compact view of ``segment`` (which starts at original offset ``base``).
 
     Returns ``(codes, orig)``: the compact code points (uint32, ``BARRIER`` where a noise run may
     not be joined across) and, for each, its original offset. ``carry`` is updated in place so
     that a text split into several segments gives exactly the compact view of the whole.
+    ``cps``: the segment's code points, when the caller has them already.
     """
-    cps = np.frombuffer(segment.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    f = tables().code[cps]  # folded code point; 0 noise, 2 terminator
+    if cps is None:
+        cps = np.frombuffer(segment.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    f = tables().fold[cps]  # folded code point; 0 for noise
+    if "\u20e3" in segment:
+        f = f.copy()
+        for m in _KEYCAP.finditer(segment):
+            f[m.start()] = 0
     n = cps.size
-    keep = np.flatnonzero(f > TERMINATOR)
+    keep = np.flatnonzero(f)
     if keep.size == n and carry.run_len == 0:  # no noise at all: nothing to insert
         return f, keep + base
-    term_pos = np.flatnonzero(f == TERMINATOR)
     if keep.size == 0:
         carry.run_len += n
-        carry.run_terms += int(term_pos.size)
         return _EMPTY_U32, _EMPTY_I64
     prev_end = np.empty(keep.size, dtype=np.int64)  # index after the previous kept char
     prev_end[0] = 0
     prev_end[1:] = keep[:-1] + 1
     gap = keep - prev_end
     gap[0] += carry.run_len
-    g = np.flatnonzero(gap)  # kept characters preceded by noise
-    if term_pos.size:
-        terms = np.searchsorted(term_pos, keep[g]) - np.searchsorted(term_pos, prev_end[g])
-    else:
-        terms = np.zeros(g.size, dtype=np.int64)
-    if g.size and g[0] == 0:
-        terms[0] += carry.run_terms
-    bad = g[(gap[g] > MAX_GAP) | (terms >= 2)]
-    last = int(keep[-1])
-    carry.run_len = n - 1 - last
-    carry.run_terms = int(term_pos.size - np.searchsorted(term_pos, last, side="right"))
+    bad = np.flatnonzero(gap > MAX_RUN)
+    carry.run_len = n - 1 - int(keep[-1])
     codes = f[keep]
     orig = keep + base
     if bad.size:

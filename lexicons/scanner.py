@@ -2,16 +2,25 @@
 
 The core turns original text into the compact view (normalize.py), runs the automaton over it
 (in streaming: daachorse over each chunk plus the last max_key_len - 1 compact characters, or
-a pyahocorasick iterator carried across chunks), and turns raw hits into final matches once
+a pyahocorasick iterator carried across chunks), feeds the derived views of opt-in folds
+(views.py) and the detectors (detectors.py), and turns raw hits into final matches once
 nothing that arrives later can change them: an allow-list phrase still in progress, or the
-right-hand context needed by ``match=word``. Fed a whole text at once, the core is also the
-one-shot scan; when daachorse is installed, one-shot scans use it instead, with the same
-semantics vectorised (``_scan_fast``). Hypothesis tests prove that any split of a text, and
-either engine, give the same matches and the same masked text.
+right-hand context that the per-hit rules (decide.py) read. Fed a whole text at once, the
+core is also the one-shot scan; when daachorse is installed and the lexicon has no derived
+view, one-shot scans of long texts use it instead, with the same semantics vectorised
+(``_scan_fast``). Hypothesis tests prove that any split of a text, and either engine, give the
+same matches and the same masked text.
+
+Where a stream chunk's time goes (``push_small`` then ``StreamScanner.feed``'s fast path):
+``str.translate`` of the chunk (compact_stream), one daachorse search over the chunk plus the
+held-back compact tail, the detectors' piece search over the new text (one regex), and the
+release bound (``_future_start``: a few dict/set look-ups). Hits, derived views and pending
+decisions only cost when they occur.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import chain
@@ -19,8 +28,26 @@ from itertools import chain
 import numpy as np
 
 from .compiled import Compiled, Entry
-from .normalize import NoiseCarry, compact_segment, compact_small, compact_stream, kept_offsets
-from .wordseg import WINDOW, is_latin_alnum, on_word_boundaries
+from .decide import PHONETIC, decide
+from .detectors import (
+    _CJK_DIGITS,
+    CONTEXT,
+    MIN_DIGITS,
+    Detected,
+    DetectorStream,
+    detect_anchored,
+)
+from .gaps import PUNCT_CHARS
+from .normalize import (
+    NoiseCarry,
+    compact_segment,
+    compact_small,
+    compact_stream,
+    kept_offsets,
+    keycap_split,
+)
+from .views import ViewState
+from .wordseg import WINDOW
 
 __all__ = ["Match", "StreamOutput", "StreamScanner", "mask_text"]
 
@@ -100,20 +127,6 @@ def mask_text(text: str, spans: list[tuple[int, int]], char: str = "*", offset: 
     return "".join(out)
 
 
-def _word_ok(entry: Entry, text: str, tb: int, total: int, os_: int, oe: int) -> bool:
-    """``match=word`` check of the hit ``[os_, oe)``; ``text`` starts at offset ``tb`` and holds
-    at least ``WINDOW`` characters of context each side (clipped to the text)."""
-    if entry.latin_start and os_ > 0 and is_latin_alnum(text[os_ - 1 - tb]):
-        return False
-    if entry.latin_end and oe < total and is_latin_alnum(text[oe - tb]):
-        return False
-    if entry.latin_start and entry.latin_end:
-        return True
-    ws = max(0, os_ - WINDOW)
-    window = text[ws - tb : min(total, oe + WINDOW) - tb]
-    return on_word_boundaries(window, os_ - ws, oe - ws, not entry.latin_start, not entry.latin_end)
-
-
 def _key_info(c: Compiled, kid: int) -> tuple[tuple[Entry, ...], int]:
     """The deny entries of key ``kid`` and the right-hand context (characters) a ``match=word``
     entry among them needs before the hit can be decided (0: none is ``match=word``)."""
@@ -123,6 +136,8 @@ def _key_info(c: Compiled, kid: int) -> tuple[tuple[Entry, ...], int]:
         need = 0
         if any(e.word for e in entries):
             need = WINDOW if any(not (e.latin_start and e.latin_end) for e in entries) else 1
+        if any(e.variant in PHONETIC or e.variant == "repeat" for e in entries):
+            need = WINDOW
         info = c.key_entries.memo[kid] = (entries, need)
     return info
 
@@ -145,6 +160,8 @@ class _Core:
         self.streaming = streaming
         self.carry = NoiseCarry()
         self.total = 0  # original code points consumed
+        self.ctotal = 0  # original code points compacted (a trailing digit waits: keycaps)
+        self.defer = ""  # text after ctotal, not compacted yet
         self.text = ""  # original text from text_base (context for word checks, unreleased)
         self.text_base = 0
         self.cpos = 0  # compact characters produced
@@ -158,6 +175,8 @@ class _Core:
         self.iter = None
         if streaming and not self.empty and self.find is None:
             self.iter = compiled.automaton.iter("")
+        self.views = [ViewState(v) for v in compiled.views]
+        self.det = DetectorStream(compiled.detectors) if compiled.detectors else None
         # original offsets of the last compact characters; None: not computed yet, they are
         # those of the last kept characters of the folded segment in `hist_src` (see _hist)
         self.hist: list[int] | range | None = []
@@ -171,13 +190,29 @@ class _Core:
 
     # -- input -------------------------------------------------------------------------------
 
+    def _take(self, segment: str, final: bool = False) -> str:
+        """Append ``segment`` to the text; return what can be compacted now (a trailing digit
+        waits for the next segment, which may make it a keycap)."""
+        self.text += segment
+        self.total += len(segment)
+        if self.det is not None:
+            self._detect(final)
+        if self.empty:
+            self.ctotal = self.total
+            return ""
+        if self.defer:
+            segment = self.defer + segment
+        cut = len(segment) if final else keycap_split(segment)
+        self.defer = segment[cut:]
+        return segment[:cut] if self.defer else segment
+
     def push_small(self, segment: str) -> None:
         """``push`` for a short stream delta (the per-chunk hot path of ``feed``)."""
-        base = self.total
-        self.text += segment
-        self.total = base + len(segment)
-        if self.empty:
+        segment = self._take(segment)
+        if not segment:
             return
+        base = self.ctotal
+        self.ctotal = base + len(segment)
         compact, orig = compact_stream(segment, base, self.carry)
         if not compact:
             return
@@ -195,7 +230,7 @@ class _Core:
             it.set(data, False)
             hits = list(it)
         if orig.__class__ is str:  # the folded segment: offsets only when needed
-            if not hits and len(compact) >= keep:
+            if not hits and len(compact) >= keep and not self.views:
                 if find is None:
                     self.byte_base += len(data)
                 self.cpos += len(compact)
@@ -204,6 +239,8 @@ class _Core:
                 self.recent = compact[-keep:]
                 return
             orig = kept_offsets(orig, base)
+        if self.views:
+            self._push_views(compact, orig)
         if find is not None:
             if hits:
                 self._record_chars(hits, orig)
@@ -219,12 +256,13 @@ class _Core:
             self.hist = ([*self._hist(), *orig])[-keep:]
             self.recent = (self.recent + compact)[-keep:]
 
-    def push(self, segment: str) -> None:
-        base = self.total
-        self.text += segment
-        self.total += len(segment)
-        if self.empty:
+    def push(self, segment: str, final: bool = False) -> None:
+        """Consume a segment of any length (``final``: the text ends after it)."""
+        segment = self._take(segment, final)
+        if not segment:
             return
+        base = self.ctotal
+        self.ctotal = base + len(segment)
         codes = None
         if len(segment) <= SMALL_SEGMENT:
             compact, orig = compact_small(segment, base, self.carry)
@@ -235,6 +273,8 @@ class _Core:
             if not codes.size:
                 return
             compact = codes.tobytes().decode("utf-32-le")
+        if self.views:
+            self._push_views(compact, orig)
         if self.find is not None:
             hits = self._find_new(compact, self.c.max_key_len)
             if hits:
@@ -254,6 +294,24 @@ class _Core:
         self.byte_base += len(data)
         if self.streaming:
             self._keep_tail(compact, orig)
+
+    def finish(self) -> None:
+        """End of the text: compact what waited for a keycap, close the detectors' piece."""
+        self.push("", final=True)
+
+    def _push_views(self, compact: str, orig) -> None:
+        for view in self.views:
+            for hit in view.push(compact, self.cpos, orig):
+                if _key_info(self.c, hit[4])[0]:
+                    self.pending.append(hit)
+
+    def _detect(self, final: bool) -> None:
+        found = self.det.feed(self.text, self.text_base, self.total, final)
+        if found:
+            tb = self.text_base
+            self.ready += [
+                _detected_match(self.c, d, self.text[d.start - tb : d.end - tb]) for d in found
+            ]
 
     def _keep_tail(self, compact: str, orig) -> None:
         keep = self.c.max_key_len
@@ -322,6 +380,18 @@ class _Core:
         self.fut = fut = cpos - n + i
         return fut
 
+    def release_bound(self, fut_c: int) -> int:
+        """Original offset up to which text may be released: before any key in progress (in
+        the compact view or a derived view), any detector piece still open and any text
+        waiting for a keycap."""
+        bound = self._orig_of(fut_c) if fut_c < self.cpos else self.ctotal
+        for view in self.views:
+            if view.fut is not None and view.fut[1] < bound:
+                bound = view.fut[1]
+        if self.det is not None and self.det.pos < bound:
+            bound = self.det.pos
+        return bound
+
     def _orig_of(self, cidx: int) -> int:
         back = self.cpos - cidx  # 1: the last compact character
         if self.hist is None:
@@ -329,7 +399,7 @@ class _Core:
             j = len(folded)
             while back:
                 j -= 1
-                if folded[j] > "\x02":
+                if folded[j] != "\x00":
                     back -= 1
             return base + j
         return self.hist[-back]
@@ -344,6 +414,8 @@ class _Core:
 
     def advance(self, final: bool) -> tuple[list[Match], int]:
         """Finalise what can be finalised; return (matches to release, release bound)."""
+        if final:
+            self.finish()
         fut_c = self.cpos if final else self._future_start()
         if self.pending:
             still = []
@@ -351,12 +423,7 @@ class _Core:
                 if not self._resolve(hit, final, fut_c):
                     still.append(hit)
             self.pending = still
-        if final:
-            bound = self.total
-        elif fut_c < self.cpos:
-            bound = self._orig_of(fut_c)
-        else:
-            bound = self.total
+        bound = self.total if final else self.release_bound(fut_c)
         if self.pending:
             bound = min(bound, min(h[2] for h in self.pending))
         bound = max(bound, self.released)
@@ -379,34 +446,26 @@ class _Core:
         if not final and cs >= fut_c:
             return False  # an allow-list phrase containing this hit may still be in progress
         entries, need = _key_info(self.c, kid)
+        noisy = oe - os_ > ce - cs + 1
+        if noisy:
+            need = WINDOW  # the gap rules may read the words around the span
         if not final and need and self.total < oe + need:
             return False
         for a_s, a_e in self.allows:
             if a_s <= cs and a_e >= ce:
                 return True
-        span = self.text[os_ - self.text_base : oe - self.text_base]
+        text, tb, total = self.text, self.text_base, self.total
         for entry in entries:
-            if entry.word and not self._word_ok(entry, os_, oe):
-                continue
-            if entry.pinyin:
-                variant = "pinyin"
+            if noisy or entry.word or entry.variant:
+                decided = decide(entry, text, tb, total, os_, oe, noisy)
+                if decided is None:
+                    continue
+                variant, end = decided
             else:
-                variant = "exact" if span == entry.term else "normalized"
-            m = _new(Match)  # Match(...) without the frozen __init__
-            s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
-            s_term(m, entry.term)
-            s_cat(m, entry.category)
-            s_start(m, os_)
-            s_end(m, oe)
-            s_text(m, span)
-            s_action(m, entry.action)
-            s_sev(m, entry.severity)
-            s_var(m, variant)
-            self.ready.append(m)
+                end = oe
+                variant = "exact" if text[os_ - tb : oe - tb] == entry.term else "normalized"
+            self.ready.append(_new_match(entry, os_, end, text[os_ - tb : end - tb], variant))
         return True
-
-    def _word_ok(self, entry: Entry, os_: int, oe: int) -> bool:
-        return _word_ok(entry, self.text, self.text_base, self.total, os_, oe)
 
     def take_text(self, bound: int) -> str:
         """Original text from the last release up to ``bound``; trims the context buffer."""
@@ -420,19 +479,48 @@ class _Core:
         return chunk
 
 
+def _new_match(entry: Entry, start: int, end: int, span: str, variant: str) -> Match:
+    """``Match(...)`` without the frozen ``__init__``."""
+    m = _new(Match)
+    s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
+    s_term(m, entry.term)
+    s_cat(m, entry.category)
+    s_start(m, start)
+    s_end(m, end)
+    s_text(m, span)
+    s_action(m, entry.action)
+    s_sev(m, entry.severity)
+    s_var(m, variant)
+    return m
+
+
+def _detected_match(c: Compiled, d: Detected, span: str) -> Match:
+    category, action, severity = c.detector_info[d.name]
+    return Match(
+        term=d.name,
+        category=category,
+        start=d.start,
+        end=d.end,
+        text=span,
+        action=action,
+        severity=severity,
+        variant="exact" if d.plain else "normalized",
+    )
+
+
 def scan_text(compiled: Compiled, text: str, engine: str = "auto") -> list[Match]:
     """Every match in ``text``, sorted by (start, end, category, term).
 
     ``engine``: "auto" (daachorse when installed, else pyahocorasick), "fast" or "stream"
     (the pyahocorasick core that the streaming scanner uses).
     """
-    if engine != "stream" and compiled.fast is not None:
+    if engine != "stream" and compiled.fast is not None and not compiled.views:
         if engine == "auto" and len(text) <= SHORT_SCAN:
             return _scan_short(compiled, text)
         return _scan_fast(compiled, text)
     if engine == "fast":
-        raise ValueError("the fast engine (daachorse) is not available")
-    core = _Core(compiled, streaming=False)
+        raise ValueError("the fast engine (daachorse) is not available for this lexicon")
+    core = _Core(compiled, streaming=engine == "auto" and compiled.fast is not None)
     core.push(text)
     matches, _ = core.advance(final=True)
     return matches
@@ -451,14 +539,35 @@ def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
     """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core)."""
     ft = compiled.fast
     assert ft is not None
-    codes, orig = compact_segment(text, 0, NoiseCarry())
-    if not codes.size:
-        return []
-    hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
-    if not hits:
-        return []
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes, orig = compact_segment(text, 0, NoiseCarry(), cps)
+    out: list[Match] = []
+    triggers: list[tuple[int, int]] = []
+    hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le")) if codes.size else []
+    if hits:
+        out, triggers = _resolve_fast(compiled, text, hits, orig, cps)
+    if compiled.detectors:
+        found = _detect_fast(compiled, text, codes, orig, triggers)
+        for d in found:
+            insort(out, _detected_match(compiled, d, text[d.start : d.end]), key=_sort_key)
+    return out
+
+
+def _resolve_fast(
+    compiled: Compiled, text: str, hits, orig: np.ndarray, cps: np.ndarray
+) -> tuple[list[Match], list[tuple[int, int]]]:
+    """Matches of the daachorse hits (vectorised allow-list and ordering), and the original
+    spans of the detectors' keyword hits."""
+    ft = compiled.fast
     h = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
     cs, ce, kid = h[0::3], h[1::3] - 1, h[2::3]
+    triggers: list[tuple[int, int]] = []
+    if compiled.key_trigger:
+        trig = ft.key_trigger[kid]
+        if trig.any():
+            triggers = list(
+                zip(orig[cs[trig]].tolist(), (orig[ce[trig]] + 1).tolist(), strict=True)
+            )
     is_allow = ft.key_allow[kid]
     if is_allow.any():
         a_order = np.argsort(cs[is_allow], kind="stable")
@@ -471,38 +580,126 @@ def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
         inside = (idx >= 0) & (a_maxend[np.maximum(idx, 0)] >= ce)
         cs, ce, kid = cs[~inside], ce[~inside], kid[~inside]
     if not cs.size:
-        return []
+        return [], triggers
     ke = compiled.key_entries
     counts = ke.nent[kid]
     group_start = np.cumsum(counts) - counts
     ent = ke.flat[np.repeat(ke.off[kid] - group_start, counts) + np.arange(int(counts.sum()))]
     os_all = np.repeat(orig[cs], counts)
     oe_all = np.repeat(orig[ce] + 1, counts)
+    klen = np.repeat(ce - cs + 1, counts)
     order = np.lexsort((ft.entry_rank[ent], oe_all, os_all))
-    ent, os_all, oe_all = ent[order].tolist(), os_all[order].tolist(), oe_all[order].tolist()
+    ent, os_all, oe_all, klen = ent[order], os_all[order], oe_all[order], klen[order]
+    noisy_all = oe_all - os_all > klen
+    # the commonest hit across words: two characters with the writer's punctuation between
+    # them (国，美): no consistent spacing over two gaps can make it a match (gaps.py)
+    drop = (
+        noisy_all
+        & (klen == 2)
+        & _PUNCT_LUT[cps[np.minimum(os_all + 1, cps.size - 1)] & 0xFFFF]
+        & ~ft.entry_own_gaps[ent]
+    )
+    if drop.any():
+        keep = ~drop
+        ent, os_all, oe_all, noisy_all = ent[keep], os_all[keep], oe_all[keep], noisy_all[keep]
+    special = (noisy_all | ft.entry_special[ent]).tolist()
+    noisy_all = noisy_all.tolist()
+    ent, os_all, oe_all = ent.tolist(), os_all.tolist(), oe_all.tolist()
     entries = compiled.entries
-    terms, cats, actions, sevs, words, _, _, pinyins = entries.columns
+    terms, cats, actions, sevs = entries.columns[:4]
     n = len(text)
     out = []
     append = out.append
     new = object.__new__
     s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
-    for e_id, os_, oe in zip(ent, os_all, oe_all, strict=True):
-        if words[e_id] and not _word_ok(entries[e_id], text, 0, n, os_, oe):
-            continue
-        span = text[os_:oe]
-        term = terms[e_id]
+    for e_id, os_, oe, sp, noisy in zip(ent, os_all, oe_all, special, noisy_all, strict=True):
+        if sp:
+            decided = decide(entries[e_id], text, 0, n, os_, oe, noisy)
+            if decided is None:
+                continue
+            variant, oe = decided
+            span = text[os_:oe]
+        else:
+            span = text[os_:oe]
+            variant = "exact" if span == terms[e_id] else "normalized"
         m = new(Match)
-        s_term(m, term)
+        s_term(m, terms[e_id])
         s_cat(m, cats[e_id])
         s_start(m, os_)
         s_end(m, oe)
         s_text(m, span)
         s_action(m, actions[e_id])
         s_sev(m, sevs[e_id])
-        s_var(m, "pinyin" if pinyins[e_id] else ("exact" if span == term else "normalized"))
+        s_var(m, variant)
         append(m)
-    return out
+    return out, triggers
+
+
+def _punct_lut() -> np.ndarray:
+    table = np.zeros(0x10000, dtype=bool)
+    table[[ord(c) for c in PUNCT_CHARS]] = True
+    return table
+
+
+_PUNCT_LUT = _punct_lut()
+
+
+def _digit_lut() -> np.ndarray:
+    """Digits (after folding) and Chinese numerals, over code points mod 2**16 (an astral
+    character may alias one: this table only chooses where the detectors look)."""
+    global _DIGIT_LUT
+    if _DIGIT_LUT is None:
+        lut = np.zeros(0x10000, dtype=bool)
+        lut[ord("0") : ord("9") + 1] = True
+        lut[[ord(ch) for ch in _CJK_DIGITS]] = True
+        _DIGIT_LUT = lut
+    return _DIGIT_LUT
+
+
+_DIGIT_LUT: np.ndarray | None = None
+_STRIDE = MIN_DIGITS // 2  # a run of MIN_DIGITS covers two neighbouring multiples of it
+
+
+def _digit_windows(codes: np.ndarray, orig: np.ndarray) -> list[tuple[int, int]]:
+    """Original spans around every run of ``MIN_DIGITS`` digits or more in the compact view
+    (a number a detector reports without a keyword: its separators are noise, so its digits
+    are neighbours there). Only every ``_STRIDE``-th compact character is read first."""
+    lut = _digit_lut()
+    n = codes.size
+    sampled = lut[codes[::_STRIDE].astype(np.uint16)]
+    pairs = np.flatnonzero(sampled[:-1] & sampled[1:]) * _STRIDE
+    if not pairs.size:
+        return []
+    block = pairs[:, None] + np.arange(_STRIDE + 1)  # both samples and what lies between
+    pairs = pairs[lut[codes[np.minimum(block, n - 1)].astype(np.uint16)].all(axis=1)]
+    lo = orig[np.maximum(pairs - _STRIDE, 0)]
+    hi = orig[np.minimum(pairs + 3 * _STRIDE, n - 1)] + 1
+    return list(zip(lo.tolist(), hi.tolist(), strict=True))
+
+
+def _detect_fast(
+    compiled: Compiled,
+    text: str,
+    codes: np.ndarray,
+    orig: np.ndarray,
+    triggers: list[tuple[int, int]],
+) -> list[Detected]:
+    """The detectors over a whole text: find where a detector hit may be (a run of
+    ``MIN_DIGITS`` digits in the compact view, an ``@``, a keyword the main automaton found:
+    QQ/WeChat keywords, the top-level domains and ``www``/``http``) and examine only the pieces
+    there (``detect_anchored``, which gives the hits of examining every piece, as the
+    streaming scanner does)."""
+    ranges: list[tuple[int, int]] = [(s, e + CONTEXT) for s, e in triggers]
+    for at in ("@", "＠"):
+        i = text.find(at)
+        while i >= 0:
+            ranges.append((i, i + 1))
+            i = text.find(at, i + 1)
+    if codes.size >= MIN_DIGITS:
+        ranges += _digit_windows(codes, orig)
+    if not ranges:
+        return []
+    return detect_anchored(text, ranges, compiled.detectors)
 
 
 def _default_mask(match: Match) -> bool:
@@ -557,12 +754,7 @@ class StreamScanner:
         if core.pending or core.ready or core.allows or self._spans:
             return self._emit(final=False)
         # Fast path: no hit in flight, nothing to mask: release up to the possible term start.
-        fut = core._future_start()
-        cpos = core.cpos
-        if fut < cpos:
-            bound = core._orig_of(fut)
-        else:
-            bound = core.total
+        bound = core.release_bound(core._future_start())
         released = core.released
         if bound <= released:
             return _output("", [])

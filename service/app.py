@@ -48,6 +48,7 @@ ROUTER_MODULES = (
     "service.routes.label",
     "service.routes.complaints",
     "service.routes.records_admin",
+    "service.routes.console",
     "service.routes.gateway",
 )
 

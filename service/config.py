@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from service.classifier.settings import ClassifierSettings, resolve
 from service.records.settings import RecordSettings
 from service.tenants import Policy, Profile, Tenant
 
@@ -71,6 +72,17 @@ DEMO_PRODUCER_CODE = "0011" + "0" * 18 + "10000"
 DEMO_PROPAGATOR_CODE = "0011" + "0" * 18 + "20000"
 
 
+class LabelsC2paSettings(_Section):
+    """C2PA manifest beside the TC260 record (opt-in); PEM certificate chain and private key."""
+
+    enabled: bool = False
+    cert_path: Path | None = None  # PEM chain, signing certificate first
+    key_path: Path | None = None  # PEM private key
+    algorithm: Literal["es256", "es384", "es512", "ps256", "ed25519"] = "es256"
+    tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time stamp
+    claim_generator: str = "aigc-gateway"
+
+
 class LabelsSettings(_Section):
     """Global label settings (owned by the labels routes; extend here)."""
 
@@ -92,6 +104,12 @@ class LabelsSettings(_Section):
     image_position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
     audio_morse: Literal["start", "end", "both"] = "start"
     strict_provider_code: bool = True
+    # added by the labels bridge (service/labeling.py):
+    image_text_height: float = Field(default=0.06, ge=0.05, le=0.5)
+    video_max_seconds: float = Field(default=600.0, gt=0)  # longer videos: 422
+    video_notice_seconds: float = Field(default=3.0, ge=2.0)  # GB 45438 §5.4: at least 2 s
+    detect_traces: bool = False  # /label/propagate looks for AI traces unless detect=false
+    c2pa: LabelsC2paSettings = Field(default_factory=lambda: LabelsC2paSettings())
 
 
 # Compliance records settings live with their owner (service.records.settings).
@@ -104,6 +122,21 @@ class LimitsSettings(_Section):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_text_chars: int = Field(default=200_000, ge=1)
     max_batch_items: int = Field(default=256, ge=1)
+
+
+class ConsoleSettings(_Section):
+    """The operator console at ``/console`` (service/console); needs ``admin_token``."""
+
+    enabled: bool = True
+    session_hours: float = Field(default=8.0, gt=0, le=168)  # absolute session lifetime
+    idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # sliding idle timeout
+    # Signs session cookies; default: a key derived from admin_token (so every worker and
+    # replica with the same token shares sessions, and changing the token ends them all).
+    secret: SecretStr | None = Field(default=None, min_length=32)
+    # "auto": Secure cookie when the request came over https (X-Forwarded-Proto is honoured
+    # only from uvicorn's --forwarded-allow-ips); "always" behind a TLS-terminating proxy.
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    login_attempts_per_minute: int = Field(default=10, ge=1)  # failed logins per address
 
 
 def _split_paths(value: Any) -> Any:
@@ -162,6 +195,8 @@ class Settings(BaseSettings):
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     labels: LabelsSettings = Field(default_factory=LabelsSettings)
     records: RecordSettings = Field(default_factory=RecordSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
 
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -243,6 +278,11 @@ class Settings(BaseSettings):
                         f"the same API key is configured for tenants {owners[key_hash]!r} "
                         f"and {tenant.id!r}"
                     )
+        for tenant in self.tenants:
+            try:
+                resolve(self.classifier, tenant.classifier)
+            except ValueError as exc:
+                raise ValueError(f"tenant {tenant.id!r} classifier: {exc}") from None
         ids = [t.id for t in self.tenants]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

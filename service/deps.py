@@ -55,16 +55,24 @@ async def get_tenant(request: Request) -> Tenant:
     return tenant
 
 
+def admin_token_matches(settings: Any, given: str) -> bool:
+    """Whether ``given`` is the configured admin token (constant time; False when none is)."""
+    token = settings.admin_token
+    if token is None:
+        return False
+    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+
+
 async def require_admin(request: Request) -> None:
     """Admin endpoints need ``Authorization: Bearer <admin token>`` (or ``x-admin-token``)."""
-    token = request.app.state.runtime.settings.admin_token
-    if token is None:
+    settings = request.app.state.runtime.settings
+    if settings.admin_token is None:
         raise AdminUnauthorized("Admin endpoints are disabled: no admin token is configured.")
     given = request.headers.get("x-admin-token")
     if given is None:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         given = value.strip() if scheme.lower() == "bearer" else ""
-    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    if not admin_token_matches(settings, given):
         raise AdminUnauthorized()
 
 

@@ -19,6 +19,7 @@
     ├── UpstreamError                 502 upstream_error
     │   └── UpstreamTimeout           504 upstream_timeout
     └── ServiceUnavailable            503 service_unavailable
+        └── RecordsUnavailable        503 records_unavailable
 
 Each class carries a stable ``code`` and an HTTP ``status``; handlers raise, never build
 responses by hand. Library errors (``lexicons.LexiconError``, ``labelers.LabelError``) are
@@ -41,6 +42,7 @@ __all__ = [
     "PayloadTooLarge",
     "PolicyViolation",
     "RateLimited",
+    "RecordsUnavailable",
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMedia",
@@ -193,6 +195,12 @@ class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
 
 
+class RecordsUnavailable(ServiceUnavailable):
+    """No compliance record can be made durable now, and the policy is to refuse requests."""
+
+    code = "records_unavailable"
+
+
 def from_library_error(exc: Exception) -> GatewayError | None:
     """The service error for a ``lexicons`` or ``labelers`` error; None for anything else."""
     from labelers import (
@@ -200,7 +208,9 @@ def from_library_error(exc: Exception) -> GatewayError | None:
         LabelConflictError,
         LabelError,
         LabelFormatError,
+        MediaLimitError,
         MissingFontError,
+        UnrenderableTextError,
         UnsupportedMediaError,
     )
     from lexicons import LexiconError
@@ -214,6 +224,10 @@ def from_library_error(exc: Exception) -> GatewayError | None:
         return UnsupportedMedia(message)
     if isinstance(exc, CorruptFileError):
         return CorruptFile(message)
+    if isinstance(exc, MediaLimitError):
+        return ValidationFailed(message, code="media_limit_exceeded")
+    if isinstance(exc, UnrenderableTextError):
+        return ValidationFailed(message, code="label_text_unsupported")
     if isinstance(exc, LabelConflictError):
         return ValidationFailed(message, code="label_conflict")
     if isinstance(exc, LabelFormatError):

@@ -22,6 +22,7 @@ from service.tenants import DEFAULT_TENANT_ID, PolicyTable, Tenant, TenantRegist
 
 if TYPE_CHECKING:
     from lexicons import Lexicon
+    from lexicons.history import ManifestStore
 
 log = logging.getLogger("aigc_gateway.runtime")
 
@@ -104,11 +105,27 @@ def _bundled_dir() -> Path:
     return Path(lexicons.__file__).parent / "data"
 
 
+def manifest_store(settings: Settings) -> ManifestStore:
+    """The store of lexicon version manifests (``lexicons.history``): every version this
+    service has loaded, so a record's ``lexicon_version`` resolves to its terms."""
+    from lexicons.history import ManifestStore
+
+    return ManifestStore(settings.data_dir / "lexicon-versions")
+
+
+def _record_manifest(settings: Settings, lexicon: Lexicon, dirs: list[Path] | None) -> None:
+    try:
+        manifest_store(settings).record(lexicon, dirs, settings.pinyin_categories)
+    except Exception as exc:  # history must never stop a lexicon from being served
+        log.warning("cannot record lexicon manifest %s: %s", lexicon.version, exc)
+
+
 def build_snapshot(settings: Settings) -> Snapshot:
     """Load every lexicon combination the tenants use (through the compiled cache) and tenants.
 
     Blocking (compiles lexicons); call it off the event loop. Raises ``LexiconError`` or
-    ``ValueError`` when anything is wrong.
+    ``ValueError`` when anything is wrong. Each lexicon version loaded for the first time gets
+    its manifest in ``<data_dir>/lexicon-versions`` (``manifest_store``).
     """
     from lexicons import load_lexicon
 
@@ -128,11 +145,13 @@ def build_snapshot(settings: Settings) -> Snapshot:
         cache_dir = None  # type: ignore[assignment]
     lexicons: dict[LexiconKey, Lexicon] = {}
     for key in keys:
+        dirs = _dirs_for(settings, key)
         lexicons[key] = load_lexicon(
-            _dirs_for(settings, key),
+            dirs,
             cache_dir=cache_dir,
             pinyin_categories=tuple(settings.pinyin_categories),
         )
+        _record_manifest(settings, lexicons[key], dirs)
     return Snapshot(settings=settings, lexicons=lexicons, tenants=registry)
 
 

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from service.classifier.settings import TenantClassifier
+
 Action = Literal["allow", "flag", "mask", "block"]
 Direction = Literal["input", "output"]
 Profile = Literal["standard", "minor"]
@@ -114,6 +116,7 @@ class Tenant(_Section):
     labels: TenantLabels = Field(default_factory=TenantLabels)
     upstream: TenantUpstream = Field(default_factory=TenantUpstream)
     proxy: TenantProxy = Field(default_factory=TenantProxy)
+    classifier: TenantClassifier = Field(default_factory=TenantClassifier)  # added by guard
 
     @field_validator("api_keys")
     @classmethod

@@ -14,7 +14,7 @@ from .base import FormatModule, FoundRecord
 
 __all__ = ["FORMAT_NAMES", "FoundRecord", "FormatModule", "detect", "media_type_of", "modules"]
 
-FORMAT_NAMES = ("images", "audio", "documents", "text")
+FORMAT_NAMES = ("images", "audio", "video", "documents", "text")
 _loaded: list[ModuleType] | None = None
 
 

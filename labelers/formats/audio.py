@@ -101,27 +101,18 @@ def add_explicit(data: bytes, settings: LabelSettings) -> bytes:
 
     The result keeps format, codec, sample rate, channels and the file's metadata; its
     implicit record is written by the caller afterwards. Raises ``UnsupportedMediaError``
-    (M4A, unknown content) or ``CorruptFileError`` and never returns partial output.
+    (unknown content) or ``CorruptFileError`` and never returns partial output.
     """
-    kind = _kind(data)
-    if kind == "m4a":
-        raise UnsupportedMediaError(
-            "explicit audio label for M4A/AAC is not supported (no AAC encoder in libsndfile); "
-            "convert to MP3, FLAC, Ogg or WAV first"
-        )
-    return audio_explicit.add_cue(kind, data, settings)
+    return audio_explicit.add_cue(_kind(data), data, settings)
 
 
 def has_explicit(data: bytes, settings: LabelSettings | None = None) -> list[str]:
     """Where the Morse "AI" cue is found: a subset of ``["start", "end"]``.
 
-    Decodes the audio (same limits as :func:`add_explicit`); M4A is not decoded and gives
-    ``[]``. For inspection and for propagation's "explicit label detected" (Label "3").
+    Decodes the audio (same limits as :func:`add_explicit`). For inspection and for
+    propagation's "explicit label detected" (Label "3").
     """
-    kind = _kind(data)
-    if kind == "m4a":
-        return []
-    return audio_explicit.find_cue(kind, data, settings)
+    return audio_explicit.find_cue(_kind(data), data, settings)
 
 
 def _kind(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """The audible label: decode, add the Morse "AI" cue (and voice notice), re-encode, keep metadata.
 
 Decoding and encoding go through libsndfile (``soundfile``), which reads and writes WAV, FLAC,
-Ogg Vorbis/Opus and MP3 (Layer III; an MPEG Layer II input is written back as Layer III, the
+Ogg Vorbis/Opus and MP3 (M4A/AAC goes through PyAV instead, :mod:`.audio_m4a`) (Layer III; an MPEG Layer II input is written back as Layer III, the
 only MPEG layer libsndfile encodes). A constant-bitrate MP3 is re-encoded at its bitrate;
 VBR input gets LAME's default VBR.
 
@@ -37,7 +37,7 @@ import soundfile as sf
 from labelers.errors import CorruptFileError, LabelFormatError, UnsupportedMediaError
 from labelers.settings import LabelSettings
 
-from . import audio_tags, morse, riff
+from . import audio_m4a, audio_tags, morse, riff
 
 _VOICE_MAX_S = 30.0
 _DEFAULT_MAX_SECONDS = 4 * 3600.0
@@ -168,6 +168,9 @@ def decode(kind: str, data: bytes, max_seconds: float, max_decoded_bytes: int) -
     ``max_seconds`` bounds the declared duration, ``max_decoded_bytes`` the decoded size (in
     the sample width we read), both checked before the samples are allocated.
     """
+    if kind == "m4a":
+        samples, sr, layout, bit_rate = audio_m4a.decode(data, max_seconds, max_decoded_bytes)
+        return Decoded(samples, sr, "M4A", f"AAC:{layout}:{bit_rate}", "FILE")
     if kind == "wav":
         riff.parse_wave(data)  # sizes checked before libsndfile sees the bytes
     try:
@@ -225,6 +228,9 @@ def encode(kind: str, decoded: Decoded, samples: np.ndarray, *, cbr_bitrate: int
     ``cbr_bitrate`` (MP3 only, bits/s): encode constant-bitrate at about that rate, as the
     input was; 0 keeps libsndfile's default (LAME VBR).
     """
+    if kind == "m4a":
+        _, layout, bit_rate = decoded.subtype.split(":")
+        return audio_m4a.encode(samples, decoded.samplerate, layout, int(bit_rate))
     fmt = _SOUNDFILE_FORMATS[kind] or decoded.format
     subtype = "MPEG_LAYER_III" if kind == "mp3" else decoded.subtype
     options: dict[str, object] = {}

@@ -272,9 +272,26 @@ def _copy_vorbis(cls: type) -> Callable[[bytes, bytes], bytes]:
     return copy
 
 
+def _copy_m4a(original: bytes, encoded: bytes) -> bytes:
+    """iTunes tags (ilst atoms, cover art) of the original onto the re-encoded M4A."""
+    old = MP4(io.BytesIO(original))
+    if not old.tags:
+        return encoded
+    buf = io.BytesIO(encoded)
+    new = MP4(buf)
+    if new.tags is None:
+        new.add_tags()
+    for key, value in old.tags.items():
+        new.tags[key] = value
+    buf.seek(0)
+    new.save(buf, padding=_no_padding)
+    return buf.getvalue()
+
+
 _COPIERS: dict[str, Callable[[bytes, bytes], bytes]] = {
     "mp3": _copy_mp3,
     "flac": _copy_vorbis(FLAC),
     "ogg-vorbis": _copy_vorbis(OggVorbis),
     "ogg-opus": _copy_vorbis(OggOpus),
+    "m4a": _copy_m4a,
 }

@@ -3,9 +3,10 @@
 - PDF: Document Info key ``/AIGC`` = bare JSON (PG-TXT §6.3) **and** the same record as
   ``TC260:AIGC`` in the document XMP (the issue asks for both; PDF 2.0 prefers XMP). The two
   are one logical record (``MIRRORS``): inspection reports a duplicate only if they differ.
-  Explicit notice: a line of text at the top of page 1 on a white box, font ``STSong-Light``
-  (one of the standard Adobe CJK fonts every PDF reader substitutes; not embedded) with
-  ``UniGB-UCS2-H`` encoding and a ToUnicode map, so text extraction finds it.
+  Explicit notice: a line of text at the top of page 1 on a white box, in an embedded subset
+  of the label font (:func:`labelers.fonts.pdf_font`: Type0, Identity-H, with a ToUnicode
+  map), so every reader renders it without CJK fonts or CMap files of its own and text
+  extraction finds it.
   The file is rewritten (not appended incrementally), so the old value does not linger in
   the bytes; the output is deterministic (same input, same output).
 - OOXML: ``docProps/custom.xml`` property ``AIGC`` (``vt:lpwstr``, bare JSON, PG-TXT §6.1),
@@ -28,7 +29,7 @@ import zlib
 from html import escape
 from typing import Any
 
-from ..errors import CorruptFileError, UnsupportedMediaError
+from ..errors import CorruptFileError, LabelError, UnsupportedMediaError
 from ..record import LabelRecord
 from ..settings import LabelSettings
 from . import xmp as xmp_packets
@@ -38,6 +39,7 @@ __all__ = [
     "MIRRORS",
     "add_explicit",
     "check_limits",
+    "has_explicit",
     "media_type",
     "read_implicit",
     "sniff",
@@ -111,13 +113,53 @@ def write_implicit(data: bytes, record: LabelRecord) -> bytes:
 def add_explicit(data: bytes, settings: LabelSettings) -> bytes:
     """Visible notice ``settings.text_notice``: PDF page 1, DOCX first paragraph."""
     if _is_pdf(data):
-        return _pdf_notice(data, settings.text_notice)
+        return _pdf_notice(data, settings.text_notice, settings.font_path)
     kind = media_type(data)
     if kind == DOCX:
         return _docx_notice(data, settings.text_notice)
     if kind == PPTX:
         return _pptx_notice(data, settings.text_notice)
     return _xlsx_notice(data, settings.text_notice)
+
+
+def has_explicit(data: bytes) -> bool:
+    """Whether the visible notice is where :func:`add_explicit` puts it (ours or anyone's).
+
+    PDF: the text of page 1; DOCX: the first paragraph; PPTX: the text of the first slide;
+    XLSX: the header/footer of the first worksheet. The text must hold both GB 45438 elements.
+    """
+    from ..settings import has_required_elements
+
+    return any(has_required_elements(t) for t in _notice_candidates(data))
+
+
+def _xml_text(raw: bytes) -> str:
+    root = ET.fromstring(raw)
+    return "".join(root.itertext())
+
+
+def _notice_candidates(data: bytes) -> list[str]:
+    if _is_pdf(data):
+        reader = _pdf_reader(data)
+        try:
+            return [reader.pages[0].extract_text() or ""] if len(reader.pages) else []
+        except Exception as exc:  # pypdf raises many types on broken content streams
+            raise CorruptFileError(f"cannot read the text of page 1: {exc}") from exc
+    archive = _open_zip(data)
+    kind = media_type(data)
+    if kind == DOCX:
+        root = _parse_xml(_read_member(archive, "word/document.xml"), "word/document.xml")
+        first = next(root.iter(f"{{{W_NS}}}p"), None)
+        return ["".join(first.itertext())] if first is not None else []
+    if kind == PPTX:
+        slide = _first_slide(archive)
+        return [_xml_text(_read_member(archive, slide))] if slide else []
+    sheet = _first_sheet(archive)
+    if sheet is None:
+        return []
+    root = _parse_xml(_read_member(archive, sheet), sheet)
+    header = root.find(f"{{{S_NS}}}headerFooter")
+    return ["".join(header.itertext())] if header is not None else []
 
 
 # ---------------------------------------------------------------- PDF
@@ -206,9 +248,9 @@ def _pdf_write(data: bytes, record: LabelRecord) -> bytes:
     return out.getvalue()
 
 
-def _to_unicode_cmap(text: str) -> bytes:
-    codes = sorted({ord(c) for c in text if ord(c) <= 0xFFFF})
-    lines = [f"<{c:04X}> <{c:04X}>" for c in codes]
+def _to_unicode_cmap(codes: dict[str, int]) -> bytes:
+    pairs = sorted((code, ch) for ch, code in codes.items())
+    lines = [f"<{code:04X}> <{ch.encode('utf-16-be').hex().upper()}>" for code, ch in pairs]
     chunks = [lines[i : i + 100] for i in range(0, len(lines), 100)]
     body = "".join(f"{len(c)} beginbfchar\n" + "\n".join(c) + "\nendbfchar\n" for c in chunks)
     return (
@@ -221,79 +263,99 @@ def _to_unicode_cmap(text: str) -> bytes:
     ).encode("ascii")
 
 
-def _pdf_notice(data: bytes, notice: str) -> bytes:
-    from pypdf import PageObject, PdfWriter
+def _pdf_font_object(writer: Any, notice: str, font_path: str | None) -> tuple[Any, Any]:
+    """``(Type0 font dictionary, EmbeddedFont)`` for the notice, subset embedded."""
     from pypdf.generic import (
         ArrayObject,
         DecodedStreamObject,
         DictionaryObject,
-        FloatObject,
         NameObject,
         NumberObject,
         TextStringObject,
     )
 
+    from ..fonts import pdf_font
+
+    embedded = pdf_font(font_path, notice)
+    program = DecodedStreamObject()
+    program.set_data(embedded.program)
+    if embedded.kind == "cff":
+        program[NameObject("/Subtype")] = NameObject("/CIDFontType0C")
+        file_key, subtype = "/FontFile3", "/CIDFontType0"
+    else:
+        program[NameObject("/Length1")] = NumberObject(len(embedded.program))
+        file_key, subtype = "/FontFile2", "/CIDFontType2"
+    program = program.flate_encode()
+    to_unicode = DecodedStreamObject()
+    to_unicode.set_data(_to_unicode_cmap(embedded.codes))
+    descriptor = DictionaryObject({
+        NameObject("/Type"): NameObject("/FontDescriptor"),
+        NameObject("/FontName"): NameObject("/" + embedded.name),
+        NameObject("/Flags"): NumberObject(4),
+        NameObject("/FontBBox"): ArrayObject([NumberObject(v) for v in embedded.bbox]),
+        NameObject("/ItalicAngle"): NumberObject(0),
+        NameObject("/Ascent"): NumberObject(embedded.ascent),
+        NameObject("/Descent"): NumberObject(embedded.descent),
+        NameObject("/CapHeight"): NumberObject(embedded.cap_height),
+        NameObject("/StemV"): NumberObject(120),
+        NameObject(file_key): writer._add_object(program),
+    })
+    widths = ArrayObject()
+    for code, width in sorted(embedded.widths.items()):
+        widths += [NumberObject(code), ArrayObject([NumberObject(width)])]
+    cid_font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"),
+        NameObject("/Subtype"): NameObject(subtype),
+        NameObject("/BaseFont"): NameObject("/" + embedded.name),
+        NameObject("/CIDSystemInfo"): DictionaryObject({
+            NameObject("/Registry"): TextStringObject("Adobe"),
+            NameObject("/Ordering"): TextStringObject("Identity"),
+            NameObject("/Supplement"): NumberObject(0),
+        }),
+        NameObject("/FontDescriptor"): writer._add_object(descriptor),
+        NameObject("/DW"): NumberObject(1000),
+        NameObject("/W"): widths,
+    })
+    if embedded.kind == "truetype":
+        cid_font[NameObject("/CIDToGIDMap")] = NameObject("/Identity")
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"),
+        NameObject("/Subtype"): NameObject("/Type0"),
+        NameObject("/BaseFont"): NameObject("/" + embedded.name),
+        NameObject("/Encoding"): NameObject("/Identity-H"),
+        NameObject("/DescendantFonts"): ArrayObject([writer._add_object(cid_font)]),
+        NameObject("/ToUnicode"): writer._add_object(to_unicode),
+    })
+    return font, embedded
+
+
+def _pdf_notice(data: bytes, notice: str, font_path: str | None = None) -> bytes:
+    from pypdf import PageObject, PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, FloatObject, NameObject
+
     reader = _pdf_reader(data)
     try:
         writer = PdfWriter(clone_from=reader)
+        font, embedded = _pdf_font_object(writer, notice, font_path)
         page = writer.pages[0]
         box = page.mediabox
         width, height = float(box.width), float(box.height)
         size = max(10.0, round(min(width, height) * 0.03, 1))
         margin = size
         x, y = float(box.left) + margin, float(box.top) - margin - size
-        # Half-width Latin glyphs get 500 units in Adobe-GB1; CJK 1000.
-        text_width = sum(0.5 if ord(c) < 0x100 else 1.0 for c in notice) * size
-        hexed = notice.encode("utf-16-be").hex().upper()
+        text_width = sum(embedded.widths[embedded.codes[c]] for c in notice) / 1000 * size
         content = (
             f"q 1 1 1 rg {x - 3:.2f} {y - size * 0.3:.2f} {text_width + 6:.2f} "
             f"{size * 1.4:.2f} re f Q\n"
-            f"q 0 0 0 rg BT /AIGCNotice {size:.1f} Tf {x:.2f} {y:.2f} Td <{hexed}> Tj ET Q\n"
+            f"q 0 0 0 rg BT /AIGCNotice {size:.1f} Tf {x:.2f} {y:.2f} Td "
+            f"<{embedded.encode(notice).hex().upper()}> Tj ET Q\n"
         ).encode("ascii")
-        to_unicode = DecodedStreamObject()
-        to_unicode.set_data(_to_unicode_cmap(notice))
-        widths = ArrayObject()
-        for c in sorted({ord(c) for c in notice if ord(c) < 0x100}):
-            # CIDs of Adobe-GB1 half-width ASCII: cid = code - 31 for 0x20..0x7E
-            if 0x20 <= c <= 0x7E:
-                widths += [NumberObject(c - 31), ArrayObject([NumberObject(500)])]
-        descriptor = DictionaryObject({
-            NameObject("/Type"): NameObject("/FontDescriptor"),
-            NameObject("/FontName"): NameObject("/STSong-Light"),
-            NameObject("/Flags"): NumberObject(6),
-            NameObject("/FontBBox"): ArrayObject([NumberObject(v) for v in (-25, -254, 1000, 880)]),
-            NameObject("/ItalicAngle"): NumberObject(0),
-            NameObject("/Ascent"): NumberObject(880),
-            NameObject("/Descent"): NumberObject(-120),
-            NameObject("/CapHeight"): NumberObject(880),
-            NameObject("/StemV"): NumberObject(93),
-        })
-        cid_font = DictionaryObject({
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/CIDFontType0"),
-            NameObject("/BaseFont"): NameObject("/STSong-Light"),
-            NameObject("/CIDSystemInfo"): DictionaryObject({
-                NameObject("/Registry"): TextStringObject("Adobe"),
-                NameObject("/Ordering"): TextStringObject("GB1"),
-                NameObject("/Supplement"): NumberObject(2),
-            }),
-            NameObject("/FontDescriptor"): writer._add_object(descriptor),
-            NameObject("/DW"): NumberObject(1000),
-            NameObject("/W"): widths,
-        })
-        font = DictionaryObject({
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/Type0"),
-            NameObject("/BaseFont"): NameObject("/STSong-Light"),
-            NameObject("/Encoding"): NameObject("/UniGB-UCS2-H"),
-            NameObject("/DescendantFonts"): ArrayObject([writer._add_object(cid_font)]),
-            NameObject("/ToUnicode"): writer._add_object(to_unicode),
-        })
         overlay = PageObject.create_blank_page(width=width, height=height)
         overlay.mediabox.lower_left = (FloatObject(box.left), FloatObject(box.bottom))
         overlay.mediabox.upper_right = (FloatObject(box.right), FloatObject(box.top))
         overlay[NameObject("/Resources")] = DictionaryObject({
-            NameObject("/Font"): DictionaryObject({NameObject("/AIGCNotice"): font}),
+            NameObject("/Font"): DictionaryObject({
+                NameObject("/AIGCNotice"): writer._add_object(font)}),
         })
         stream = DecodedStreamObject()
         stream.set_data(content)
@@ -301,7 +363,7 @@ def _pdf_notice(data: bytes, notice: str) -> bytes:
         page.merge_page(overlay)
         out = io.BytesIO()
         writer.write(out)
-    except (CorruptFileError, UnsupportedMediaError):
+    except (CorruptFileError, UnsupportedMediaError, LabelError):
         raise
     except Exception as exc:  # pypdf raises many types on broken object graphs
         raise CorruptFileError(f"cannot add the notice to the PDF: {exc}") from exc

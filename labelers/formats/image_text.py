@@ -18,9 +18,9 @@ Judgement calls (labeling.md §2.2, §11 check 17):
   to black/white, or new entries when there is room), so palette and transparency survive;
   only a full palette without usable colours is re-quantised as a whole.
 - Re-encoding keeps format, mode and metadata (see :mod:`.image_codec`).
-- Fonts: ``settings.font_path``, else fontconfig (``fc-match``/``fc-list``) for Noto Sans CJK
-  (bold preferred) or any font covering the text, else well-known paths. The chosen font must
-  render every character of the text (no .notdef boxes), or MissingFontError is raised.
+- Fonts: ``settings.font_path``, else the Noto Sans CJK SC subset shipped in the package
+  (:mod:`labelers.fonts`). The font must have a glyph for every character of the text, or
+  UnrenderableTextError is raised (never .notdef boxes, never an unlabeled image).
 - Hostile input: byte size and pixel count (``settings.max_bytes``/``max_pixels``) are checked
   from the container header before any decoding; Pillow's own decompression-bomb guard is
   turned into an error; truncated data is a CorruptFileError. Animated images are refused.
@@ -30,19 +30,17 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import shutil
 import struct
-import subprocess
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import CorruptFileError, MissingFontError, UnsupportedMediaError
+from ..errors import CorruptFileError, UnsupportedMediaError
+from ..fonts import find_font
 from ..settings import LabelSettings
-from . import image_codec, image_gif, image_jpeg, image_png, image_tiff, image_webp
+from . import image_codec, image_gif, image_jpeg, image_png, image_tiff, image_webp, png_patch
 
 __all__ = ["MIN_GLYPH_PX", "Placement", "find_font", "label_image", "place_label"]
 
@@ -72,75 +70,6 @@ _ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-# ---------------------------------------------------------------- fonts
-
-
-def _fc_candidates() -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    if shutil.which("fc-match"):
-        for pattern in _FC_PATTERNS:
-            try:
-                out = subprocess.run(
-                    ["fc-match", "-f", "%{file}|%{index}", pattern],
-                    capture_output=True, text=True, timeout=10, check=False,
-                ).stdout
-            except (OSError, subprocess.SubprocessError):
-                continue
-            path, _, index = out.partition("|")
-            if path:
-                found.append((path, int(index or 0)))
-    if shutil.which("fc-list"):
-        try:
-            out = subprocess.run(
-                ["fc-list", ":lang=zh", "file", "index"],
-                capture_output=True, text=True, timeout=10, check=False,
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            out = ""
-        for line in sorted(out.splitlines()):
-            path, _, rest = line.partition(":")
-            index = rest.split("index=")[-1].strip() if "index=" in rest else "0"
-            if path:
-                found.append((path.strip(), int(index.rstrip(":") or 0)))
-    return found
-
-
-def _covers(path: str, index: int, text: str) -> bool:
-    try:
-        font = ImageFont.truetype(path, 32, index=index)
-    except OSError:
-        return False
-    missing = bytes(font.getmask("\U0010fffd"))
-    return all(ch.isspace() or bytes(font.getmask(ch)) != missing for ch in text)
-
-
-@functools.lru_cache(maxsize=32)
-def find_font(font_path: str | None, text: str) -> tuple[str, int]:
-    """``(path, face index)`` of a font that renders every character of ``text``.
-
-    ``font_path`` (``path`` or ``path#index``) is used alone when given. Raises
-    MissingFontError when no suitable font exists.
-    """
-    if font_path:
-        path, _, index = font_path.partition("#")
-        if not os.path.isfile(path):
-            raise MissingFontError(f"configured font {path!r} does not exist")
-        if not _covers(path, int(index or 0), text):
-            raise MissingFontError(f"configured font {path!r} cannot render {text!r}")
-        return path, int(index or 0)
-    seen: set[tuple[str, int]] = set()
-    for candidate in [*_fc_candidates(), *_KNOWN_FONTS]:
-        if candidate in seen or not os.path.isfile(candidate[0]):
-            continue
-        seen.add(candidate)
-        if _covers(*candidate, text):
-            return candidate
-    raise MissingFontError(
-        f"no font able to render {text!r} was found; install a CJK font (e.g. Debian "
-        "fonts-noto-cjk) or set font_path"
-    )
 
 
 # ---------------------------------------------------------------- layout
@@ -379,7 +308,9 @@ def label_image(kind: str, data: bytes, settings: LabelSettings) -> bytes:
     animated = (image_gif.frame_count(data) > 1 if kind == "gif"
                 else kind in ("png", "webp") and container.is_animated(data))
     if animated:
-        raise UnsupportedMediaError(f"explicit label for animated {kind.upper()} is not supported")
+        from .image_animated import label_animation
+
+        return label_animation(kind, data, settings)
     font = find_font(settings.font_path, settings.explicit_text)
     with warnings.catch_warnings():
         # Pillow warns (UserWarning) about damaged EXIF it skips; the EXIF bytes are carried
@@ -388,7 +319,8 @@ def label_image(kind: str, data: bytes, settings: LabelSettings) -> bytes:
         source = image_codec.decode(data, (width, height))
         labeled = _draw(source, settings, font)
         if kind == "png":
-            return image_codec.encode_png(data, labeled)
+            patched = png_patch.patch(data, source, labeled)
+            return patched if patched is not None else image_codec.encode_png(data, labeled)
         if kind == "jpeg":
             return image_codec.encode_jpeg(data, source, labeled)
         if kind == "gif":

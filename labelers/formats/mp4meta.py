@@ -174,6 +174,28 @@ def write_aigc(data: bytes, payload: bytes) -> bytes | None:
     return _splice(data, meta.ilst.end, meta.ilst.end, item, (*meta.path, meta.ilst))
 
 
+def add_mdta_meta(data: bytes, payload: bytes) -> bytes:
+    """Add ``moov/udta/meta`` (``hdlr mdta``, ``keys`` = [``mdtaAIGC``], ``ilst``) holding
+    ``payload``, the layout of the MP4 video guide and of ``ffmpeg -movflags
+    use_metadata_tags`` (for a file with no ``mdta`` meta yet)."""
+    moov = next((b for b in boxes(data, 0, len(data)) if b.type == b"moov"), None)
+    if moov is None:
+        raise CorruptFileError("MP4 file without a moov box")
+    hdlr = struct.pack(">I4sII4s12s", 33, b"hdlr", 0, 0, b"mdta", bytes(12)) + b"\0"
+    keys = struct.pack(">I4sII", 16 + 8 + 4, b"keys", 0, 1) + struct.pack(">I4s", 12, b"mdta")
+    keys += b"AIGC"
+    value = struct.pack(">I4sII", 16 + len(payload), b"data", 1, 0) + payload
+    item = struct.pack(">II", 8 + len(value), 1) + value
+    ilst = struct.pack(">I4s", 8 + len(item), b"ilst") + item
+    body = struct.pack(">I", 0) + hdlr + keys + ilst
+    meta = struct.pack(">I4s", 8 + len(body), b"meta") + body
+    udta = next((b for b in boxes(data, moov.body, moov.end) if b.type == b"udta"), None)
+    if udta is not None:
+        return _splice(data, udta.end, udta.end, meta, (moov, udta))
+    box = struct.pack(">I4s", 8 + len(meta), b"udta") + meta
+    return _splice(data, moov.end, moov.end, box, (moov,))
+
+
 def _reparse(data: bytes, old: MdtaMeta) -> MdtaMeta:
     """The same meta (found by its position among the mdta metas) after an edit."""
     metas = find_mdta(data)

@@ -18,6 +18,7 @@ PASS_THROUGH = {
     "labelers": "labelers throughput per media format",
     "records": "compliance records write throughput",
     "http-clients": "upstream HTTP clients side by side (httpx, httpx+aiohttp, aiohttp)",
+    "classifier": "guard-model stage: parallel/before prompt checks, hold/async streams",
 }
 
 

@@ -1,7 +1,8 @@
 """``aigc-gateway records verify|export|purge|summary|restrict``: the records store offline.
 
-Exit status: 0 success; 1 ``verify`` found tampering; 2 bad arguments, configuration or an
-unreachable database.
+Exit status: 0 success; 1 ``verify`` found tampering; 2 bad arguments, configuration, or a
+missing or unreachable database. No command creates a database; ``verify``, ``export`` and
+``summary`` open it read-only.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from service.errors import ValidationFailed
+from service.records.backends import redacted
 from service.records.exporting import FORMATS, summary_markdown
 from service.records.migrations import RECORD_KINDS
 from service.records.recorder import Recorder, build_recorder
@@ -43,7 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     def action(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, parents=[common])
 
-    action("verify", "check the hash chains; exit 1 if a record was altered")
+    verify = action("verify", "check the hash chains; exit 1 if a record was altered")
+    verify.add_argument(
+        "--anchors",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also check the signed anchors in FILE (default: the configured anchor file): "
+        "a truncated or rewritten chain shows",
+    )
+    action("anchor", "take a signed anchor of the chain heads now (appended to the anchor file)")
 
     export = action("export", "export records as CSV or JSONL")
     _filters(export)
@@ -77,6 +89,9 @@ def _filters(parser: argparse.ArgumentParser, *, kinds: bool = True) -> None:
     parser.add_argument("--category", help="category id or parent id (incidents)")
 
 
+READ_ONLY = ("verify", "export", "summary", "anchor")
+
+
 def run(args: argparse.Namespace) -> int:
     from service.config import ConfigError, load_settings
 
@@ -84,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(
             config=getattr(args, "config", None), database=getattr(args, "database", None)
         )
-        recorder = build_recorder(settings)
+        # no command creates a database; the read commands do not write to one either
+        recorder = build_recorder(
+            settings, read_only=args.records_command in READ_ONLY, create=False
+        )
     except (ConfigError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -102,12 +120,47 @@ async def _run(recorder: Recorder, args: argparse.Namespace) -> int:
     try:
         await recorder.store.open()
     except Exception as exc:
-        print(f"{PROG}: cannot open the records database: {exc}", file=sys.stderr)
+        url = redacted(recorder.store.backend.url)
+        print(
+            f"{PROG}: cannot open the records database {url}: {redacted(str(exc))} "
+            "(nothing was created; check --database or --config)",
+            file=sys.stderr,
+        )
         return 2
     try:
         return await _action(recorder, args)
     finally:
         await recorder.store.close()
+
+
+async def _check_anchors(recorder: Recorder, path: str) -> list[Any]:
+    from service.records.anchors import AnchorFile, check_anchors
+
+    anchors = AnchorFile(Path(path)) if path else recorder.anchor_file
+    lines = anchors.lines()
+    if not lines:
+        raise ValueError(f"no anchors in {anchors.path}")
+    report, problems = await check_anchors(
+        recorder.store,
+        lines,
+        recorder.anchor_key,
+        retention_days=recorder.settings.retention_for,
+        now=recorder.clock(),
+    )
+    for problem in problems:
+        print(f"TAMPERED {problem}")
+    print(
+        f"{report.anchors} anchors in {anchors.path}, {report.checked} anchored records "
+        f"checked ({report.purged} purged by retention), {len(problems)} problems",
+        file=sys.stderr,
+    )
+    if report.unsigned:
+        print(
+            f"warning: {report.unsigned} anchors are unsigned (set [labels] signing and a key): "
+            "whoever can edit the anchor file can forge them",
+            file=sys.stderr,
+        )
+    return problems
 
 
 async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
@@ -119,7 +172,21 @@ async def _action(recorder: Recorder, args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"TAMPERED {problem}")
         print(f"{checked} records checked, {len(problems)} problems", file=sys.stderr)
+        if args.anchors is not None:
+            problems += await _check_anchors(recorder, args.anchors)
+        waiting = recorder.writer.spool.files()
+        if waiting:
+            print(
+                f"note: {len(waiting)} spool file(s) in {recorder.writer.spool.root} hold "
+                "records not yet in the database; the gateway replays them when it starts",
+                file=sys.stderr,
+            )
         return 1 if problems else 0
+    if command == "anchor":
+        anchor = await recorder.anchor()
+        print(json.dumps(anchor, ensure_ascii=False))
+        print(f"anchor appended to {recorder.anchor_file.path}", file=sys.stderr)
+        return 0
     if command == "purge":
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
         if now.tzinfo is None:

@@ -23,6 +23,8 @@ __all__ = ["ALL", "Decisions", "Hit"]
 
 log = logging.getLogger("aigc_gateway.proxy")
 
+_JOIN = "\u200b"  # one character between joined texts (offsets below count it)
+
 #: The scope of text that is not part of one choice: a block there ends the whole answer.
 ALL: Hashable = "*"
 
@@ -117,7 +119,8 @@ class Decisions:
     ) -> set[Hashable]:
         """Scan the texts ``walk`` collected, mask them in place, return the blocked scopes.
 
-        Texts of one scope are scanned together, joined by newlines, so a term split across
+        Texts of one scope are scanned together, joined by a zero-width space (which the
+        lexicon's normalisation drops, like any zero-width character), so a term split across
         two fields (two content parts, a key and its value) is found as well; its pieces are
         masked in each field. ``scope_of(ref)`` names a text's scope (a choice; default
         ``ALL``). Every text of a blocked scope is emptied; a block in ``ALL`` sets ``blocked``.
@@ -146,7 +149,7 @@ class Decisions:
     def _screen_group(self, walk: Any, refs: list[Any]) -> bool:
         """Screen the texts of one scope; True when they block."""
         texts = [r.text for r in refs]
-        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
+        joined = texts[0] if len(texts) == 1 else _JOIN.join(texts)
         try:
             matches = self.screen.lexicon.scan(joined)
         except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure

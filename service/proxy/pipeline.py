@@ -180,6 +180,7 @@ class Proxy:
     # -- the path -----------------------------------------------------------------------------
 
     async def _handle(self, call: Call) -> None:
+        call.runtime.recorder.admit()  # refused before any work while records cannot be kept
         self._authenticate(call)
         route, adapter = call.route, call.adapter
         mode = call.runtime.settings.proxy.passthrough

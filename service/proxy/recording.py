@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any
 
+from service.errors import GatewayError
+
 from .call import Call
 from .decisions import Decisions
 
@@ -95,13 +97,20 @@ def events(call: Call) -> list[Any]:
     return out
 
 
-async def record(call: Call, metrics: Any = None) -> None:
-    """Record ``call`` (once) and count its decisions; a fault here never fails the answer."""
+async def record(call: Call) -> None:
+    """Record ``call`` (once) and count its decisions.
+
+    Raises only what the recorder raises by policy (``RecordsUnavailable``, 503, when records
+    cannot be made durable and ``records.when_unrecordable = "refuse"``): the answer must then
+    not be completed. Any other fault is logged, never raised.
+    """
     if call.recorded:
         return
     call.recorded = True
     try:
         await call.runtime.recorder.record(*events(call))
+    except GatewayError:
+        raise
     except Exception:  # noqa: BLE001 - the recorder spools; a fault here is logged, not raised
         log.warning("records: the call could not be recorded", exc_info=True)
     try:

@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from service.errors import GatewayError
+
 from . import recording
 from .call import Call
 from .headers import relayed
@@ -109,7 +111,13 @@ async def relay_stream(
     call.stream_position = proto.slots.position()
     call.labeled = bool(proto.slots.labeled)
     proxy.metrics.holdback.observe(proto.slots.max_held)
-    await recording.record(call)
+    try:
+        await recording.record(call)
+    except GatewayError as exc:  # records cannot be kept: the answer is not completed
+        if not disconnected.is_set():
+            await call.body(proto.error_tail(exc.code, exc.message), more=True)
+            await call.body(b"")
+        return
     if disconnected.is_set():
         call.status = 499
         return

@@ -20,7 +20,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Backend", "PostgresBackend", "SqliteBackend", "Tx", "backend_for_url", "sqlite_path"]
+__all__ = [
+    "Backend",
+    "DatabaseMissing",
+    "PostgresBackend",
+    "SqliteBackend",
+    "Tx",
+    "backend_for_url",
+    "redacted",
+    "sqlite_path",
+]
 
 Row = tuple[Any, ...]
 
@@ -55,6 +64,8 @@ class Backend(ABC):
 
     dialect: str
     url: str
+    read_only: bool = False  # never write (the read commands)
+    create: bool = True  # may create the database and its tables
 
     @abstractmethod
     async def open(self) -> None:
@@ -87,13 +98,34 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
-def backend_for_url(url: str) -> Backend:
-    """The backend for a database URL: ``sqlite:///PATH`` or ``postgresql://...``."""
+def backend_for_url(
+    url: str, *, durable: bool = True, read_only: bool = False, create: bool = True
+) -> Backend:
+    """The backend for a database URL: ``sqlite:///PATH`` or ``postgresql://...``.
+
+    ``durable``: every commit reaches the disk before it returns (SQLite ``synchronous =
+    FULL``, PostgreSQL ``synchronous_commit = on``), not only the OS's cache.
+    ``create=False``: a missing database (no SQLite file, no records schema) is an error
+    (``DatabaseMissing``), never created. ``read_only``: also change nothing (read commands).
+    """
+    create = create and not read_only
     if url.startswith("sqlite:"):
-        return SqliteBackend(sqlite_path(url))
+        return SqliteBackend(sqlite_path(url), durable=durable, read_only=read_only, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresBackend(url)
+        return PostgresBackend(url, durable=durable, read_only=read_only, create=create)
     raise ValueError(f"unsupported database URL (use sqlite:///PATH or postgresql://...): {url!r}")
+
+
+_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+
+
+def redacted(text: str) -> str:
+    """``text`` with the credentials of any URL in it hidden (``scheme://***@host``)."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+class DatabaseMissing(OSError):
+    """A read-only open found no database (no file, or no records schema in it)."""
 
 
 BUSY_TIMEOUT_S = 15.0  # how long a SQLite statement waits for another process's lock
@@ -149,31 +181,56 @@ class SqliteBackend(Backend):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        durable: bool = True,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        self.durable = durable
+        self.read_only = read_only
+        self.create = create and not read_only
         self._conn: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise DatabaseMissing(f"no records database at {self.path}")
+        if self.read_only:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            _enable_wal(conn, self.path)
+            # FULL: a commit is on the disk (WAL fsynced) when it returns, not only in the
+            # OS cache; NORMAL survives a process crash but not a power cut
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     async def open(self) -> None:
         if self._conn is not None:
             return
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records-sqlite")
-
-        def connect() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                _enable_wal(conn, self.path)
-                conn.execute("PRAGMA synchronous = NORMAL")
-            except BaseException:
-                conn.close()
-                raise
-            return conn
+        connect = self._connect
 
         loop = asyncio.get_running_loop()
         try:
@@ -207,6 +264,23 @@ class SqliteBackend(Backend):
                 await self._run(lambda c: c.execute("ROLLBACK"))
                 raise
             await self._run(lambda c: c.execute("COMMIT"))
+
+    async def run_transaction(self, fn: Any) -> Any:
+        """``fn(connection)`` inside one write transaction, in one hop to the SQLite thread
+        (the append path: a statement per hop would cost more than the statements)."""
+
+        def job(conn: sqlite3.Connection) -> Any:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return out
+
+        async with self._lock:
+            return await self._run(job)
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -243,10 +317,22 @@ class PostgresBackend(Backend):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        timeout_s: float = 5.0,
+        durable: bool = True,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> None:
         self.url = url
         self.schema = schema
         self.timeout_s = timeout_s
+        self.durable = durable
+        self.read_only = read_only
+        self.create = create and not read_only
         self._pool: Any = None
 
     async def open(self) -> None:
@@ -254,14 +340,31 @@ class PostgresBackend(Backend):
             return
         import asyncpg
 
-        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
         self._pool = await asyncpg.create_pool(
             self.url,
             min_size=1,
             max_size=4,
             timeout=self.timeout_s,
             command_timeout=30,
-            server_settings=settings,
+            server_settings=self._server_settings(),
+        )
+
+    def _server_settings(self) -> dict[str, str] | None:
+        settings: dict[str, str] = {}
+        if self.schema:
+            settings["search_path"] = f'"{self.schema}"'
+        if self.durable:  # whatever the server's default: a commit is flushed when it returns
+            settings["synchronous_commit"] = "on"
+        if self.read_only:
+            settings["default_transaction_read_only"] = "on"
+        return settings or None
+
+    async def connect(self) -> Any:
+        """A dedicated connection outside the pool (``LISTEN`` for sanction notices)."""
+        import asyncpg
+
+        return await asyncpg.connect(
+            self.url, timeout=self.timeout_s, server_settings=self._server_settings()
         )
 
     async def close(self) -> None:

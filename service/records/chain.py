@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,15 @@ def link_hash(prev_hash: str, body: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def new_rid() -> str:
+    """A unique record id: 32 hex digits, microseconds since the epoch then 72 random bits.
+
+    Time-ordered (like UUIDv7), so the ``rid`` index of a big table takes inserts at its right
+    edge instead of on random pages: a small commit touches a few pages, not one per record.
+    """
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
+
+
 def body_of_event(event: Any) -> tuple[str, str, dict[str, Any]]:
     """``(kind, canonical body, fields)`` of a record event; adds a unique record id ``rid``."""
     kind = event_kind(event)
@@ -53,7 +63,7 @@ def body_of_event(event: Any) -> tuple[str, str, dict[str, Any]]:
 def record(kind: str, data: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """``(kind, canonical body, fields)`` of a record of ``kind`` (time as ``utc_text``)."""
     out = dict(data)
-    out.setdefault("rid", uuid.uuid4().hex)
+    out.setdefault("rid", new_rid())
     out["kind"] = kind
     if not out.get("tenant_id"):
         out["tenant_id"] = "default"

@@ -13,7 +13,11 @@ class RecordsMetrics:
         self.spooled = 0
         self.dropped = 0
         self.replayed = 0
+        self.refused = 0
+        self.anchors = 0
+        self.anchor_failures = 0
         self.degraded = False
+        self.unrecordable = False
         self.queue_depth = 0
         self.spool_bytes = 0
         self.complaints_overdue = 0
@@ -39,7 +43,26 @@ class RecordsMetrics:
             ),
             "dropped": Counter(
                 "aigc_gateway_records_dropped",
-                "Records lost: queue and spool both full.",
+                "Records lost: neither the database nor the spool could take them.",
+                registry=r,
+            ),
+            "anchors": Counter(
+                "aigc_gateway_records_anchors", "Signed chain-head anchors taken.", registry=r
+            ),
+            "anchor_failures": Counter(
+                "aigc_gateway_records_anchor_failures",
+                "Anchors that could not be delivered to the anchor URL.",
+                registry=r,
+            ),
+            "refused": Counter(
+                "aigc_gateway_records_refused",
+                "Requests refused because no record could be made durable.",
+                registry=r,
+            ),
+            "unrecordable": Gauge(
+                "aigc_gateway_records_unrecordable",
+                "1 while neither the records database nor the spool can take records.",
+                multiprocess_mode="livemax",
                 registry=r,
             ),
             "degraded": Gauge(
@@ -78,6 +101,7 @@ class RecordsMetrics:
     def _refresh(self) -> None:
         if self._prom is not None:
             self._prom["degraded"].set(1 if self.degraded else 0)
+            self._prom["unrecordable"].set(1 if self.unrecordable else 0)
             self._prom["queue"].set(self.queue_depth)
             self._prom["spool"].set(self.spool_bytes)
             self._prom["overdue"].set(self.complaints_overdue)
@@ -108,7 +132,11 @@ class RecordsMetrics:
             "spooled": self.spooled,
             "replayed": self.replayed,
             "dropped": self.dropped,
+            "refused": self.refused,
+            "anchors": self.anchors,
+            "anchor_failures": self.anchor_failures,
             "degraded": self.degraded,
+            "unrecordable": self.unrecordable,
             "queue_depth": self.queue_depth,
             "spool_bytes": self.spool_bytes,
             "complaints_overdue": self.complaints_overdue,

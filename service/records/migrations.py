@@ -103,6 +103,19 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             f"('admin_action', '{'0' * 64}', '{'0' * 64}')",
         ],
     ),
+    (
+        3,
+        "rate-limit windows shared by workers and replicas",
+        [
+            """CREATE TABLE rate_windows (
+                bucket TEXT NOT NULL,
+                key TEXT NOT NULL,
+                win BIGINT NOT NULL,
+                hits INTEGER NOT NULL,
+                PRIMARY KEY (bucket, key, win)
+            )""",
+        ],
+    ),
 ]
 
 DIALECT_TOKENS = {

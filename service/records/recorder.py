@@ -1,6 +1,7 @@
-"""``Recorder``: what the runtime holds. Submit events, check users, run complaints and exports.
+"""``Recorder``: what the runtime holds. Record events, check users, run complaints and exports.
 
-The writer (``writer.Writer``) keeps the database off the request path; sanction counters are
+The writer (``writer.Writer``) makes records durable with group commits (or only queues them,
+in ``async`` mode) and spools them while the database is down; sanction counters are
 updated after each written batch (incidents with action ``block`` in a sanctioned direction
 count as violations; a network log whose decision is not ``block`` breaks the consecutive run), and
 each ladder step is itself appended as a ``sanction`` record.
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from typing import Any
 
 from service.errors import NotFound, ServiceUnavailable, UserSuspended, ValidationFailed
 from service.records import complaints as desk
+from service.records.anchors import AnchorFile, AnchorKey, chain_heads, make_anchor
 from service.records.backends import Backend, backend_for_url, sqlite_path
 from service.records.chain import record, utc_text
 from service.records.exporting import export_lines, summary
@@ -27,6 +30,7 @@ from service.records.metrics import RecordsMetrics
 from service.records.migrations import RECORD_KINDS
 from service.records.sanctions import SanctionState, lifted, on_clean, on_violation
 from service.records.settings import RecordSettings
+from service.records.shared import shared_state
 from service.records.spool import Spool
 from service.records.store import Problem, RecordFilter, Store
 from service.records.writer import Item, Writer
@@ -50,12 +54,16 @@ class Recorder:
         *,
         spool_dir: Path,
         allowlist_dir: Path,
+        anchor_file: Path | None = None,
+        anchor_key: AnchorKey | None = None,
         clock: Clock = _utcnow,
     ) -> None:
         self.settings = settings or RecordSettings()
         self.store = Store(backend)
         self.clock = clock
         self.allowlist_dir = allowlist_dir
+        self.anchor_file = AnchorFile(anchor_file or spool_dir.parent / "records-anchors.jsonl")
+        self.anchor_key = anchor_key or AnchorKey()
         self.metrics = RecordsMetrics()
         self.writer = Writer(
             self.store,
@@ -66,6 +74,10 @@ class Recorder:
         )
         self._suspended: dict[tuple[str, str], tuple[float, str | None, str]] = {}
         self._housekeeping: asyncio.Task[None] | None = None
+        self._anchoring: asyncio.Task[None] | None = None
+        self.shared = shared_state(
+            self.store, self.settings.shared_state_url, self.settings.shared_state_prefix
+        )
         self._started = False
 
     # --- contract ------------------------------------------------------------------------
@@ -74,6 +86,9 @@ class Recorder:
         """Open the store, apply migrations, start the writer (degraded if the DB is down)."""
         await self.writer.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="records-housekeeping")
+        self.shared.listen(self._on_notice)
+        if self.settings.anchor_interval_s > 0:
+            self._anchoring = asyncio.create_task(self._anchor_loop(), name="records-anchors")
         self._started = True
 
     def submit(self, event: Any) -> None:
@@ -83,12 +98,47 @@ class Recorder:
     async def record(self, *events: Any) -> None:
         """Record ``events``; return once they are as durable as the durability mode promises.
 
-        The request path awaits this before the client receives the end of its answer.
-        For now it only queues (the durable ``sync`` mode is issue 13's work); callers must
-        already await it where the answer ends.
+        The request path awaits this before the client receives the end of its answer. In
+        ``sync`` mode (default) it returns once the events are committed in the database or
+        fsynced to the local spool (concurrent calls share one commit); in ``async`` mode it
+        only queues. Never raises, except ``RecordsUnavailable`` (503 ``records_unavailable``)
+        when neither the database nor the spool can take the events and the policy
+        ``when_unrecordable`` is ``refuse``.
         """
-        for event in events:
-            self.writer.submit(event)
+        await self.writer.record(events)
+
+    def admit(self) -> None:
+        """Raise ``RecordsUnavailable`` while no record can be made durable and the policy is
+        ``refuse``: call it where a request starts, so that it is refused before any work."""
+        self.writer.admit()
+
+    def status(self) -> dict[str, Any]:
+        """The records state for ``/readyz``: ``state`` is ``ok``, ``degraded`` (database down,
+        records spooled), ``unrecordable`` (database and spool both failing) or ``stopped``;
+        ``serving`` says whether requests are answered; ``reason`` says why not ``ok``."""
+        w = self.writer
+        if not self._started or not w.running():
+            state, reason = "stopped", "records writer not running"
+        elif w.unrecordable is not None:
+            state = "unrecordable"
+            reason = f"{w.reason or 'records database unreachable'}; spool failed: {w.unrecordable}"
+        elif w.degraded:
+            state, reason = "degraded", f"{w.reason}; records are spooled to {w.spool.root}"
+        else:
+            state, reason = "ok", None
+        refusing = state == "unrecordable" and self.settings.when_unrecordable == "refuse"
+        stats = self.metrics
+        return {
+            "state": state,
+            "serving": state != "stopped" and not refusing,
+            "reason": reason,
+            "durability": self.settings.durability,
+            "when_unrecordable": self.settings.when_unrecordable,
+            "spooled": stats.spooled,
+            "replayed": stats.replayed,
+            "dropped": stats.dropped,
+            "spool_bytes": w.spool.size(),
+        }
 
     async def check_user(self, tenant_id: str, user_id: str | None) -> None:
         """Raise ``UserSuspended`` while the user is suspended (cached ``sanction_cache_s``).
@@ -140,11 +190,13 @@ class Recorder:
 
     async def stop(self) -> None:
         """Drain the queue into the database (or the spool) and close."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+        for task in (self._housekeeping, self._anchoring):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.writer.stop()
+        await self.shared.close()
         await self.store.close()
         self._started = False
 
@@ -171,9 +223,53 @@ class Recorder:
                 if time.monotonic() - last_purge >= self.settings.purge_interval_s:
                     last_purge = time.monotonic()
                     await self.purge()
+                    await self.shared.purge()
             except Exception as exc:  # database down: the writer reports it
                 log.debug("records housekeeping skipped: %s", exc)
             await asyncio.sleep(30)
+
+    # --- anchors -------------------------------------------------------------------------
+
+    async def anchor(self, *, min_gap_s: float = 0.0) -> dict[str, Any] | None:
+        """Take a signed anchor of the chain heads now: appended to the anchor file and POSTed
+        to ``anchor_url``. Skipped (None) when the file's last anchor is younger than
+        ``min_gap_s`` (another worker just took one)."""
+        chains = await chain_heads(self.store)
+
+        def build(prev: str, last: datetime | None) -> dict[str, Any] | None:
+            now = self.clock()
+            if last is not None and (now - last).total_seconds() < min_gap_s:
+                return None
+            return make_anchor(chains, self.anchor_key, prev=prev, now=now)
+
+        anchor = await asyncio.to_thread(self.anchor_file.append, build)
+        if anchor is not None:
+            self.metrics.add("anchors")
+            if self.settings.anchor_url:
+                await self._post_anchor(anchor)
+        return anchor
+
+    async def _post_anchor(self, anchor: dict[str, Any]) -> None:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+                response = await client.post(str(self.settings.anchor_url), json=anchor)
+                response.raise_for_status()
+        except httpx.HTTPError as exc:
+            self.metrics.add("anchor_failures")
+            log.warning("records anchor not delivered to the anchor URL: %s", exc)
+
+    async def _anchor_loop(self) -> None:
+        interval = self.settings.anchor_interval_s
+        await asyncio.sleep(min(5.0, interval) * (0.5 + random.random()))  # soon after start
+        while True:
+            try:
+                # several workers share the file: one anchor per half interval is enough
+                await self.anchor(min_gap_s=interval / 2)
+            except Exception as exc:  # database down: the next one will do
+                log.warning("records anchor skipped: %s", exc)
+            await asyncio.sleep(interval * (0.9 + 0.2 * random.random()))
 
     # --- sanctions -----------------------------------------------------------------------
 
@@ -208,6 +304,17 @@ class Recorder:
             for step, data, at in steps:
                 self.metrics.add_step(step)
                 self._record_sanction(key, step, at, now, request_id=data.get("request_id"))
+            if steps:
+                await self._notify(key)
+
+    async def _notify(self, key: tuple[str, str]) -> None:
+        try:
+            await self.shared.notify_sanction(*key)
+        except Exception as exc:  # the others see it when their cache entry expires
+            log.warning("records: sanction notice not sent: %s", exc)
+
+    def _on_notice(self, tenant_id: str, user_id: str) -> None:
+        self._suspended.pop((tenant_id, user_id), None)  # read afresh on the next request
 
     def _fold(self, seq: list[tuple[bool, dict[str, Any]]], now: datetime) -> Callable:
         def fold(state: SanctionState) -> tuple[SanctionState, list[tuple[str, dict, Any]]]:
@@ -254,6 +361,13 @@ class Recorder:
         )
         self._suspended.pop((tenant_id, user_id), None)
         self._record_sanction((tenant_id, user_id), "lifted", state, now, reason=reason)
+        await self._notify((tenant_id, user_id))
+
+    async def rate_allow(self, bucket: str, key: str, limit: int, window_s: float = 60.0) -> bool:
+        """One hit of ``key`` (a client address, ...) in ``bucket``; False when it is over
+        ``limit`` per ``window_s`` across every worker and replica (records database or
+        Redis, see ``shared``)."""
+        return await self.shared.allow(bucket, key, limit, window_s)
 
     # --- complaints ----------------------------------------------------------------------
 
@@ -266,7 +380,7 @@ class Recorder:
             log.error("records database error: %s", exc)
             raise ServiceUnavailable("The records database is unavailable; try again.") from exc
 
-    def _record_complaint(self, ticket: dict[str, Any], action: str, now: datetime) -> None:
+    async def _record_complaint(self, ticket: dict[str, Any], action: str, now: datetime) -> None:
         fields = {
             "time": utc_text(now),
             "tenant_id": ticket["tenant_id"],
@@ -279,7 +393,7 @@ class Recorder:
         }
         if action == "resolved":
             fields.update(upheld=ticket.get("upheld"), assignee=ticket.get("assignee"))
-        self.writer.submit(record("complaint", fields))
+        await self.record(record("complaint", fields))
 
     async def file_complaint(self, data: dict[str, Any], *, tenant_id: str) -> dict[str, Any]:
         """Store a new ticket; returns it (with ``id`` and ``deadline``)."""
@@ -288,7 +402,7 @@ class Recorder:
             data, tenant_id=tenant_id, now=now, days=self.settings.complaint_feedback_days
         )
         await self._db(self.store.insert_complaint(ticket))
-        self._record_complaint(ticket, "filed", now)
+        await self._record_complaint(ticket, "filed", now)
         return ticket
 
     async def get_complaint(self, ticket_id: str) -> dict[str, Any]:
@@ -337,7 +451,7 @@ class Recorder:
             )
         )
         ticket = await self.get_complaint(ticket_id)
-        self._record_complaint(ticket, "assigned", now)
+        await self._record_complaint(ticket, "assigned", now)
         return ticket
 
     async def resolve_complaint(
@@ -395,7 +509,7 @@ class Recorder:
                 )
             )
         ticket = await self.get_complaint(ticket_id)
-        self._record_complaint(ticket, "resolved", now)
+        await self._record_complaint(ticket, "resolved", now)
         return ticket
 
     # --- retention, privacy, exports -----------------------------------------------------
@@ -427,8 +541,9 @@ class Recorder:
         return await summary(self.store, flt)
 
 
-def default_paths(settings: Any) -> tuple[Path, Path]:
-    """``(spool_dir, allowlist_dir)`` for service settings (next to the data directory)."""
+def default_paths(settings: Any) -> tuple[Path, Path, Path]:
+    """``(spool_dir, allowlist_dir, anchor_file)`` for service settings (next to the data
+    directory; the spool next to a SQLite file)."""
     records: RecordSettings = settings.records
     data_dir = Path(getattr(settings, "data_dir", "var"))
     spool = records.spool_dir
@@ -436,18 +551,35 @@ def default_paths(settings: Any) -> tuple[Path, Path]:
         url = str(getattr(settings, "database", ""))
         base = sqlite_path(url).parent if url.startswith("sqlite:") else data_dir
         spool = base / "records-spool"
-    return spool, records.allowlist_dir or data_dir / "allowlists"
+    anchors = records.anchor_file or data_dir / "records-anchors.jsonl"
+    return spool, records.allowlist_dir or data_dir / "allowlists", anchors
 
 
-def build_recorder(settings: Any, *, clock: Clock = _utcnow) -> Recorder:
-    """The recorder for service settings (``settings.database``, ``settings.records``)."""
+def build_recorder(
+    settings: Any, *, clock: Clock = _utcnow, read_only: bool = False, create: bool = True
+) -> Recorder:
+    """The recorder for service settings (``settings.database``, ``settings.records``).
+
+    ``create=False``: never create the database (offline commands); ``read_only``: never
+    write to it either (``records verify|export|summary``).
+    """
     records = getattr(settings, "records", None) or RecordSettings()
     url = str(getattr(settings, "database", None) or "sqlite:///var/aigc-gateway.sqlite3")
-    spool, allow = (
+    spool, allow, anchors = (
         default_paths(settings)
         if hasattr(settings, "records")
-        else (Path("var/records-spool"), Path("var/allowlists"))
+        else (Path("var/records-spool"), Path("var/allowlists"), None)
+    )
+    key = AnchorKey.from_label_settings(getattr(settings, "labels", None))
+    backend = backend_for_url(
+        url, durable=records.durability == "sync", read_only=read_only, create=create
     )
     return Recorder(
-        backend_for_url(url), records, spool_dir=spool, allowlist_dir=allow, clock=clock
+        backend,
+        records,
+        spool_dir=spool,
+        allowlist_dir=allow,
+        anchor_file=anchors,
+        anchor_key=key,
+        clock=clock,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Six calendar months are 181-184 days; a fixed 180-day purge falls short (regulation.md §5).
 MIN_RETENTION_DAYS = 184
@@ -39,6 +40,25 @@ class RecordSettings(BaseModel):
     complaint_rate_per_minute: int = Field(default=10, ge=1)
     allowlist_dir: Path | None = None  # default: <data_dir>/allowlists
 
+    # durability (docs/records.md "Durability"): "sync" = a request's records are committed
+    # or fsynced to the spool before its answer ends (group commit); "async" = queued, a crash
+    # loses up to the last flush interval
+    durability: Literal["sync", "async"] = "sync"
+    # neither the database nor the spool can take records: "refuse" = 503 records_unavailable
+    # for new requests; "serve" = go on, count the records as dropped
+    when_unrecordable: Literal["refuse", "serve"] = "refuse"
+    commit_timeout_s: float = Field(default=5.0, gt=0)  # slower commits go to the spool
+
+    # signed anchors of the chain heads (signed with the [labels] signing key): 0 = off
+    anchor_interval_s: float = Field(default=300.0, ge=0)
+    anchor_file: Path | None = None  # default: <data_dir>/records-anchors.jsonl
+    anchor_url: str | None = None  # also POST each anchor here (configuration, never input)
+
+    # shared state of workers and replicas (complaint rate limits, sanction notices):
+    # None = the records database; "redis://host:port/db" = Redis
+    shared_state_url: str | None = None
+    shared_state_prefix: str = Field(default="aigc-gateway", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
     # writer
     queue_size: int = Field(default=100_000, ge=10)
     batch_size: int = Field(default=500, ge=1)
@@ -46,6 +66,20 @@ class RecordSettings(BaseModel):
     spool_dir: Path | None = None  # default: records-spool/ next to the SQLite file, or in data_dir
     spool_max_bytes: int = Field(default=1 << 30, ge=1024)
     retry_interval_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("anchor_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, got {url!r}")
+        return url or None
+
+    @field_validator("shared_state_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {url!r}")
+        return url or None
 
     def retention_for(self, kind: str) -> int:
         """Retention in days of record class ``kind`` (falls back to ``retention_days``)."""

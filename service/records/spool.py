@@ -1,6 +1,6 @@
 """Append-only local spool: records the database could not take, replayed when it is back.
 
-A spool is a directory. Each process appends to its own file ``spool-<pid>-<n>.jsonl`` and
+A spool is a directory. Each process appends to its own file ``spool-<pid>-<ns>-<n>.jsonl`` and
 holds an ``flock`` on it while it lives, so several workers never write or replay the same
 file at once, and a file left by a crashed process (its lock gone) is replayed by whichever
 process gets to it first. One JSON line per record, ``{"kind": ..., "body": ...}``, flushed
@@ -10,11 +10,13 @@ bodies carry a unique ``rid`` and the store skips ones it already has.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,19 @@ class Spool:
         self._dirty = False
 
     def files(self) -> list[Path]:
-        try:
-            return sorted(self.root.glob("spool-*.jsonl"), key=lambda p: p.stat().st_mtime)
-        except FileNotFoundError:
-            return []
+        """Spool files of the directory, oldest first."""
+        found = []
+        for path in self.root.glob("spool-*.jsonl") if self.root.is_dir() else ():
+            try:
+                found.append((path.stat().st_mtime_ns, path.name, path))
+            except FileNotFoundError:  # replayed and removed meanwhile
+                continue
+        return [path for *_key, path in sorted(found)]
+
+    @property
+    def dirty(self) -> bool:
+        """Written since the last fsync."""
+        return self._dirty
 
     def size(self) -> int:
         """Bytes waiting in every spool file of the directory."""
@@ -71,14 +82,42 @@ class Spool:
             raise SpoolFull(f"records spool in {self.root} is full ({self.max_bytes} bytes)")
         if self._fd is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            path = self.root / f"spool-{os.getpid()}-{next(_counter)}.jsonl"
+            # unique even when a restarted container reuses the pid of a crashed run
+            path = self.root / f"spool-{os.getpid()}-{time.time_ns()}-{next(_counter)}.jsonl"
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._fd, self._path = fd, path
-        os.write(self._fd, data)
+        before = self.own_size()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            # a partial line (disk full) would swallow the next good line on replay: cut it
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, before)
+            raise
         self._dirty = True
         if sync:
             self.sync()
+
+    def probe(self, size: int = 64 * 1024) -> None:
+        """Raise ``SpoolFull`` or ``OSError`` unless ``size`` more bytes can be written and
+        fsynced here now (used to leave the "unrecordable" state)."""
+        if self.own_size() + size > self.max_bytes:
+            raise SpoolFull(f"records spool in {self.root} is full ({self.max_bytes} bytes)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f".probe-{os.getpid()}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(bytes(size))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def sync(self) -> None:
         """fsync this process's spool file if anything was written since the last one."""

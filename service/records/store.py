@@ -8,12 +8,13 @@ unreachable; the writer decides what to do about it.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.records.backends import Backend
+from service.records.backends import Backend, DatabaseMissing, SqliteBackend, redacted
 from service.records.chain import GENESIS, columns, link_hash, utc_text
 from service.records.migrations import RECORD_KINDS, statements
 from service.records.sanctions import SanctionState
@@ -98,9 +99,30 @@ class Store:
         return self.backend.dialect
 
     async def open(self) -> None:
-        """Connect and apply pending migrations (serialised across processes)."""
+        """Connect and apply pending migrations (serialised across processes).
+
+        A backend that may not create (``create=False``) raises ``DatabaseMissing`` when the
+        database holds no records schema; a read-only one applies no migrations either.
+        """
         await self.backend.open()
-        await self.migrate()
+        if not self.backend.create:
+            try:
+                await self.schema_version()
+            except Exception as exc:
+                await self.backend.close()
+                raise DatabaseMissing(
+                    f"no records in {redacted(self.backend.url)}: it has no records schema "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+        if not self.backend.read_only:
+            await self.migrate()
+
+    async def schema_version(self) -> int:
+        """The version of the records schema (raises when there is none)."""
+        rows = await self.backend.fetch("SELECT max(version) FROM schema_migrations")
+        if not rows or rows[0][0] is None:
+            raise LookupError("schema_migrations is empty")
+        return int(rows[0][0])
 
     async def close(self) -> None:
         await self.backend.close()
@@ -139,66 +161,54 @@ class Store:
         ``dedupe`` skips bodies whose ``rid`` is already stored (spool replay after a crash).
         Returns the number of records written.
         """
-        if not items:
+        by_kind = _by_kind(items)
+        if not by_kind:
             return 0
-        by_kind: dict[str, list[dict[str, Any]]] = {}
-        for kind, body, *parsed in items:
-            cols = columns(parsed[0] if parsed else body)
-            if cols["kind"] != kind:
-                raise ValueError(f"record body says kind {cols['kind']!r}, not {kind!r}")
-            by_kind.setdefault(kind, []).append(cols | {"body": body})
+        if isinstance(self.backend, SqliteBackend):
+            return await self.backend.run_transaction(
+                lambda conn: _append_sqlite(conn, by_kind, dedupe)
+            )
         written = 0
         async with self.backend.transaction() as tx:
-            for kind in sorted(by_kind):  # fixed lock order: no deadlock between workers
-                lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-                rows = await tx.fetch(
-                    f"SELECT head_hash FROM chain_heads WHERE kind = ?{lock}", kind
-                )
-                if not rows:
+            kinds = sorted(by_kind)  # fixed lock order: no deadlock between workers
+            rows = await tx.fetch(
+                "SELECT kind, head_hash FROM chain_heads WHERE kind = ANY(?::text[]) "
+                "ORDER BY kind FOR UPDATE",
+                kinds,
+            )
+            heads = dict(rows)
+            out: list[tuple[Any, ...]] = []
+            moved: list[tuple[str, str]] = []
+            for kind in kinds:
+                if kind not in heads:
                     raise ValueError(f"unknown record kind {kind!r}")
-                head = rows[0][0]
                 batch = by_kind[kind]
                 if dedupe:
                     batch = await self._unseen(tx, batch)
-                out = []
-                for rec in batch:
-                    digest = link_hash(head, rec["body"])
-                    out.append(
-                        (
-                            rec["rid"],
-                            kind,
-                            rec["time"],
-                            rec["tenant_id"],
-                            rec["user_id"],
-                            rec["request_id"],
-                            rec["action"],
-                            rec["categories"],
-                            rec["body"],
-                            head,
-                            digest,
-                        )
-                    )
-                    head = digest
-                if not out:
-                    continue
+                linked, head = _link(kind, heads[kind], batch)
+                if linked:
+                    out += linked
+                    moved.append((kind, head))
+            if out:
                 await tx.insert_many("records", _INSERT_COLS, out)
-                await tx.execute("UPDATE chain_heads SET head_hash = ? WHERE kind = ?", head, kind)
-                written += len(out)
+                await tx.execute(
+                    "UPDATE chain_heads AS c SET head_hash = v.head "
+                    "FROM unnest(?::text[], ?::text[]) AS v(kind, head) WHERE c.kind = v.kind",
+                    [k for k, _ in moved],
+                    [h for _, h in moved],
+                )
+                written = len(out)
         return written
 
     async def _unseen(self, tx: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen: set[str] = set()
         rids = [r["rid"] for r in batch]
+        seen: set[str] = set()
         for i in range(0, len(rids), 500):
             part = rids[i : i + 500]
             marks = ",".join("?" for _ in part)
             rows = await tx.fetch(f"SELECT rid FROM records WHERE rid IN ({marks})", *part)
             seen.update(r[0] for r in rows)
-        unique: dict[str, dict[str, Any]] = {}
-        for rec in batch:
-            if rec["rid"] not in seen:
-                unique.setdefault(rec["rid"], rec)
-        return list(unique.values())
+        return _unique(batch, seen)
 
     # --- verify ------------------------------------------------------------------------
 
@@ -527,6 +537,79 @@ class Store:
             utc_text(now),
         )
         return int(rows[0][0])
+
+
+def _by_kind(items: Sequence[tuple[Any, ...]]) -> dict[str, list[dict[str, Any]]]:
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for kind, body, *parsed in items:
+        cols = columns(parsed[0] if parsed else body)
+        if cols["kind"] != kind:
+            raise ValueError(f"record body says kind {cols['kind']!r}, not {kind!r}")
+        by_kind.setdefault(kind, []).append(cols | {"body": body})
+    return by_kind
+
+
+def _link(kind: str, head: str, batch: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], str]:
+    """Rows (``_INSERT_COLS`` order) of ``batch`` chained after ``head``; and the new head."""
+    out = []
+    for rec in batch:
+        digest = link_hash(head, rec["body"])
+        out.append(
+            (
+                rec["rid"],
+                kind,
+                rec["time"],
+                rec["tenant_id"],
+                rec["user_id"],
+                rec["request_id"],
+                rec["action"],
+                rec["categories"],
+                rec["body"],
+                head,
+                digest,
+            )
+        )
+        head = digest
+    return out, head
+
+
+def _unique(batch: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
+    unique: dict[str, dict[str, Any]] = {}
+    for rec in batch:
+        if rec["rid"] not in seen:
+            unique.setdefault(rec["rid"], rec)
+    return list(unique.values())
+
+
+def _append_sqlite(
+    conn: sqlite3.Connection, by_kind: dict[str, list[dict[str, Any]]], dedupe: bool
+) -> int:
+    """``Store.append`` on SQLite, run in its thread inside one transaction."""
+    written = 0
+    marks = ", ".join("?" for _ in _INSERT_COLS)
+    insert = f"INSERT INTO records ({', '.join(_INSERT_COLS)}) VALUES ({marks})"
+    for kind in sorted(by_kind):
+        row = conn.execute("SELECT head_hash FROM chain_heads WHERE kind = ?", (kind,)).fetchone()
+        if row is None:
+            raise ValueError(f"unknown record kind {kind!r}")
+        batch = by_kind[kind]
+        if dedupe:
+            seen: set[str] = set()
+            rids = [r["rid"] for r in batch]
+            for i in range(0, len(rids), 500):
+                part = rids[i : i + 500]
+                found = conn.execute(
+                    f"SELECT rid FROM records WHERE rid IN ({','.join('?' for _ in part)})", part
+                )
+                seen.update(r[0] for r in found)
+            batch = _unique(batch, seen)
+        rows, head = _link(kind, row[0], batch)
+        if not rows:
+            continue
+        conn.executemany(insert, rows)
+        conn.execute("UPDATE chain_heads SET head_hash = ? WHERE kind = ?", (head, kind))
+        written += len(rows)
+    return written
 
 
 def _check_row(kind: str, row: Sequence[Any], expected_prev: str) -> list[Problem]:

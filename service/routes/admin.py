@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import reloading
+from service import admin_actions
 from service.deps import AdminDep, RuntimeDep
-from service.errors import NotFound, ValidationFailed
+from service.errors import NotFound
 from service.routes.moderate import json_response
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 
 @router.post("/reload", summary="Reload config, policies and lexicons; swap atomically.")
-async def reload(runtime: RuntimeDep) -> Response:
+async def reload(request: Request, runtime: RuntimeDep) -> Response:
     """On failure the previous lexicon and policies stay in service (422 ``reload_failed``)."""
-    try:
-        result = await reloading.admin_reload(runtime, runtime.metrics)
-    except Exception as exc:  # any reason the new version cannot be built
-        raise ValidationFailed(
-            f"Reload failed, previous version kept: {exc}", code="reload_failed"
-        ) from exc
+    result = await admin_actions.reload(runtime, admin_actions.api_operator(request))
     return json_response(
         {
             "status": "reloaded",

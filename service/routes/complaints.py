@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections import deque
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,25 +15,6 @@ from service.records.complaints import COMPLAINT_KINDS, public_view
 router = APIRouter(tags=["complaints"])
 
 MAX_BODY = 16 * 1024
-
-
-class _RateLimiter:
-    """Sliding one-minute window per client address (per worker)."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, per_minute: int) -> bool:
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - 60:
-            hits.popleft()
-        if len(hits) >= per_minute:
-            return False
-        hits.append(now)
-        if len(self._hits) > 50_000:  # forget idle clients
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - 60}
-        return True
 
 
 def _recorder(runtime: Any) -> Any:
@@ -70,9 +49,8 @@ async def file_complaint(request: Request, runtime: RuntimeDep) -> Response:
     recorder = _recorder(runtime)
     settings = recorder.settings
     client = request.client.host if request.client else "unknown"
-    limiter: _RateLimiter = getattr(request.app.state, "complaint_limiter", None) or _RateLimiter()
-    request.app.state.complaint_limiter = limiter
-    if not limiter.allow(client, settings.complaint_rate_per_minute):
+    # one limit for every worker and replica (records database or Redis)
+    if not await recorder.rate_allow("complaints", client, settings.complaint_rate_per_minute):
         raise RateLimited("Too many complaints from this address; try again in a minute.")
     raw = await request.body()
     if len(raw) > MAX_BODY:

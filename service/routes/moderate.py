@@ -20,6 +20,7 @@ from service.deps import (
     request_body_doc,
 )
 from service.errors import EmptyText, PayloadTooLarge, UserSuspended, ValidationFailed
+from service.excerpt import incident_excerpt
 from service.moderation import ModerationResult, screen_for
 from service.runtime import Runtime
 from service.tenants import Tenant, strictest
@@ -114,7 +115,7 @@ def screen_texts(
     profile: str | None,
     route: str,
 ) -> list[ModerationResult]:
-    """Moderate each text with one ``Screen``; count metrics and submit incident records."""
+    """Moderate each text with one ``Screen``; count metrics (``record_call`` records them)."""
     screen = screen_for(runtime, tenant, direction, profile=profile)
     metrics = runtime.metrics
     results = []
@@ -124,8 +125,6 @@ def screen_texts(
         seconds = time.perf_counter() - t0
         if metrics is not None:
             metrics.observe_decision(direction, result.action, result.category_actions(), seconds)
-        if result.flagged:
-            submit_incident(runtime, request, tenant, result, route)
         results.append(result)
     return results
 
@@ -146,30 +145,26 @@ async def screen_texts_async(
     return screen_texts(*args)
 
 
-def submit_incident(
-    runtime: Runtime, request: Request, tenant: Tenant, result: ModerationResult, route: str
-) -> None:
-    try:
-        from service.records.events import IncidentEvent
-    except ImportError:
-        return
-    runtime.recorder.submit(
-        IncidentEvent(
-            request_id=get_request_id(request),
-            tenant_id=tenant.id,
-            user_id=header_user_id(request),
-            direction=result.direction,
-            route=route,
-            action=result.action,
-            categories=list(result.categories),
-            terms=[mm.match.term for mm in result.matches],
-            offsets=[(mm.match.start, mm.match.end) for mm in result.matches],
-            lexicon_version=result.lexicon_version,
-        )
+def incident_event(request: Request, tenant: Tenant, result: ModerationResult, route: str) -> Any:
+    from service.records.events import IncidentEvent
+
+    offsets = [(mm.match.start, mm.match.end) for mm in result.matches]
+    return IncidentEvent(
+        request_id=get_request_id(request),
+        tenant_id=tenant.id,
+        user_id=header_user_id(request),
+        direction=result.direction,
+        route=route,
+        action=result.action,
+        categories=list(result.categories),
+        terms=[mm.match.term for mm in result.matches],
+        offsets=offsets,
+        lexicon_version=result.lexicon_version,
+        excerpt=incident_excerpt(result.masked_text, offsets),
     )
 
 
-def record_call(
+async def record_call(
     runtime: Runtime,
     request: Request,
     tenant: Tenant,
@@ -178,16 +173,17 @@ def record_call(
     started: float,
     model: str | None = None,
 ) -> None:
-    """One network-log record per moderation call (metadata only, no text)."""
-    try:
-        from service.records.events import NetworkLogEvent
-    except ImportError:
-        return
+    """The call's records, durable before the answer is sent: one incident per flagged text and
+    one network log (metadata only, no text)."""
+    from service.records.events import NetworkLogEvent
+
     decision = "allow"
     for r in results:
         decision = strictest(decision, r.action)
     client = request.client
-    runtime.recorder.submit(
+    incidents = [incident_event(request, tenant, r, route) for r in results if r.flagged]
+    await runtime.recorder.record(
+        *incidents,
         NetworkLogEvent(
             request_id=get_request_id(request),
             tenant_id=tenant.id,
@@ -198,7 +194,7 @@ def record_call(
             status=200,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             decision=decision,
-        )
+        ),
     )
 
 
@@ -214,6 +210,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 )
 async def moderate_endpoint(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Response:
     """Screen text; offsets point into the original text (Unicode code points)."""
+    runtime.recorder.admit()
     body = await json_body(request, ModerateRequest)
     started = time.perf_counter()
     texts, batch = texts_of(body, runtime)
@@ -228,7 +225,7 @@ async def moderate_endpoint(request: Request, runtime: RuntimeDep, tenant: Tenan
     results = await screen_texts_async(
         request, runtime, tenant, texts, body.direction, profile, "/moderate"
     )
-    record_call(runtime, request, tenant, results, "/moderate", started)
+    await record_call(runtime, request, tenant, results, "/moderate", started)
     taxonomy = runtime.snapshot.lexicon_for(tenant).taxonomy
     if not batch:
         return json_response(results[0].to_dict(taxonomy))

@@ -143,6 +143,7 @@ def result_to_openai(
 )
 async def moderations(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Response:
     """Same request and response shape as OpenAI's moderation endpoint; extras under ``x_``."""
+    runtime.recorder.admit()
     body = await json_body(request, ModerationsRequest)
     started = time.perf_counter()
     texts = _texts(body)
@@ -157,7 +158,7 @@ async def moderations(request: Request, runtime: RuntimeDep, tenant: TenantDep) 
     results = await screen_texts_async(
         request, runtime, tenant, texts, body.x_direction, None, "/v1/moderations"
     )
-    record_call(runtime, request, tenant, results, "/v1/moderations", started, body.model)
+    await record_call(runtime, request, tenant, results, "/v1/moderations", started, body.model)
     sets = tenant.lexicon_sets
     return json_response(
         {

@@ -20,21 +20,37 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness: lexicons compiled and records store reachable.")
+@router.get("/readyz", summary="Readiness: lexicons compiled and records durable.")
 async def readyz(runtime: RuntimeDep) -> Response:
-    """503 until the lexicon is compiled and the records store answers."""
-    ok, checks = runtime.ready()
+    """200 ``ready`` when the lexicon is compiled and the records database answers; 200
+    ``degraded`` while records go to the local spool (or, with ``when_unrecordable = "serve"``,
+    cannot be made durable at all); 503 ``not_ready`` otherwise. ``records`` says why."""
+    _, checks = runtime.ready()
+    records = _records_status(runtime.recorder)
+    checks["records"] = records["state"] == "ok"
+    serving = checks["lexicons"] and records["serving"]
+    status = "ready" if serving and checks["records"] else "degraded" if serving else "not_ready"
     snapshot = runtime.snapshot
     body = {
-        "status": "ready" if ok else "not_ready",
+        "status": status,
         "checks": checks,
+        "records": records,
         "lexicon_version": snapshot.version,
         "terms": snapshot.lexicon.term_count,
         "tenants": len(snapshot.tenants.tenants),
         "uptime_s": round(time.time() - runtime.started_at, 3),
         "pid": os.getpid(),
     }
-    return json_response(body, status=200 if ok else 503)
+    return json_response(body, status=200 if serving else 503)
+
+
+def _records_status(recorder: object) -> dict:
+    status = getattr(recorder, "status", None)
+    if status is not None:
+        return status()
+    ready = bool(getattr(recorder, "ready", lambda: False)())  # a recorder without status()
+    reason = None if ready else "records store not ready"
+    return {"state": "ok" if ready else "stopped", "serving": ready, "reason": reason}
 
 
 @router.get("/metrics", summary="Prometheus metrics (all workers).")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from service import admin_actions
+from service.admin_actions import api_operator
 from service.deps import AdminDep, RuntimeDep
 from service.errors import InvalidJSON, ValidationFailed
 from service.records.chain import parse_utc
@@ -88,7 +91,9 @@ async def list_complaints(
 async def assign_complaint(ticket_id: str, request: Request, runtime: RuntimeDep) -> Response:
     """Body: ``{"assignee": "name"}``."""
     body = await _body(request)
-    ticket = await _recorder(runtime).assign_complaint(ticket_id, body.get("assignee"))
+    ticket = await admin_actions.assign_complaint(
+        runtime, api_operator(request), ticket_id, body.get("assignee")
+    )
     return JSONResponse(ticket)
 
 
@@ -96,7 +101,9 @@ async def assign_complaint(ticket_id: str, request: Request, runtime: RuntimeDep
 async def resolve_complaint(ticket_id: str, request: Request, runtime: RuntimeDep) -> Response:
     """Body: ``{"outcome": str, "upheld": bool, "allow_phrase"?: str, "assignee"?: str}``."""
     body = await _body(request)
-    ticket = await _recorder(runtime).resolve_complaint(
+    ticket = await admin_actions.resolve_complaint(
+        runtime,
+        api_operator(request),
         ticket_id,
         outcome=body.get("outcome"),
         upheld=body.get("upheld"),
@@ -108,6 +115,7 @@ async def resolve_complaint(ticket_id: str, request: Request, runtime: RuntimeDe
 
 @router.get("/export", summary="Export records as CSV or JSONL.")
 async def export(
+    request: Request,
     runtime: RuntimeDep,
     format: str = "jsonl",
     kind: str | None = None,
@@ -132,6 +140,19 @@ async def export(
         user=user,
     )
     await recorder.flush()
+    await admin_actions.record_action(
+        runtime,
+        api_operator(request),
+        "records.export",
+        ",".join(flt.kinds),
+        tenant_id=tenant or "",
+        format=format,
+        since=since,
+        until=until,
+        category=category,
+        user=user,
+        include_restricted=include_restricted,
+    )
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     name = f"aigc-gateway-records.{format}"
     return StreamingResponse(
@@ -160,10 +181,9 @@ async def records_summary(
 async def restrict(request: Request, runtime: RuntimeDep) -> Response:
     """Body ``{"tenant_id", "user_id"}``; records are kept until retention ends (PIPL 47 ¶2)."""
     body = await _body(request)
-    tenant, user = body.get("tenant_id"), body.get("user_id")
-    if not isinstance(tenant, str) or not isinstance(user, str) or not tenant or not user:
-        raise ValidationFailed("'tenant_id' and 'user_id' are required strings")
-    count = await _recorder(runtime).restrict_user(tenant, user)
+    count = await admin_actions.restrict_user(
+        runtime, api_operator(request), body.get("tenant_id"), body.get("user_id")
+    )
     return JSONResponse({"restricted": count})
 
 
@@ -172,3 +192,22 @@ async def records_status(runtime: RuntimeDep) -> Response:
     """Queue depth, spool, degraded flag, counts written."""
     recorder = _recorder(runtime)
     return JSONResponse({"ready": recorder.ready(), **recorder.stats()})
+
+
+@router.get("/users/{tenant_id}/{user_id}", summary="A user's sanction ladder state.")
+async def user_status(tenant_id: str, user_id: str, runtime: RuntimeDep) -> Response:
+    """Level (``none|warning|restricted|suspended``), counters and suspension end."""
+    state = await _recorder(runtime).user_status(tenant_id, user_id)
+    return JSONResponse({"tenant_id": tenant_id, "user_id": user_id, **asdict(state)})
+
+
+@router.post("/users/{tenant_id}/{user_id}/lift", summary="Lift a user's sanction.")
+async def lift_sanction(
+    tenant_id: str, user_id: str, request: Request, runtime: RuntimeDep
+) -> Response:
+    """Body ``{"reason": "..."}``; recorded as a ``lifted`` sanction step."""
+    body = await _body(request)
+    state = await admin_actions.lift_sanction(
+        runtime, api_operator(request), tenant_id, user_id, body.get("reason")
+    )
+    return JSONResponse({"tenant_id": tenant_id, "user_id": user_id, **asdict(state)})

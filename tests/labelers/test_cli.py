@@ -60,4 +60,6 @@ def test_console_entry_runs_as_a_process(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "service", "label", str(src), "-o", "-",
                            "--producer-code", PRODUCER], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.decode().rstrip().endswith("本内容由人工智能生成")
+    # same default as POST /label (labels.text_position = "start"): one bridge, one meaning
+    assert done.stdout.decode().startswith("本内容由人工智能生成\n\nanswer")
+    assert json.loads(done.stderr)["implicit"] is False  # summary on stderr: stdout is the file

@@ -18,6 +18,7 @@ from labelers.errors import (
     CorruptFileError,
     LabelError,
     MissingFontError,
+    UnrenderableTextError,
     UnsupportedMediaError,
 )
 from labelers.formats import images
@@ -167,8 +168,8 @@ def test_gif_xmp_extension_with_magic_trailer_and_explicit_label(tmp_path) -> No
                     append_images=[gradient(60, 40, seed=3).convert("P")])
     assert [f.carrier for f in images.read_implicit(images.write_implicit(frames, record()))] \
         == ["xmp"]
-    with pytest.raises(UnsupportedMediaError, match="animated"):
-        images.add_explicit(frames, label_settings())
+    labeled = images.add_explicit(frames, label_settings())  # every frame: test_animated.py
+    assert Image.open(io.BytesIO(labeled)).n_frames == 2
 
 
 def test_tiff_xmp_tag_appended_and_explicit_keeps_exif_icc(tmp_path) -> None:
@@ -609,11 +610,20 @@ def test_cmyk_jpeg_and_webp_lossless_keep_mode() -> None:
     assert any("生成" in t for t, _ in ocr(out))
 
 
-def test_missing_font_is_a_clear_error_not_an_unlabeled_image() -> None:
+def test_missing_font_is_a_clear_error_not_an_unlabeled_image(tmp_path) -> None:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from labelers.fonts import BUNDLED_FONT
+
     data = sample("png", (200, 200))
-    latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-    with pytest.raises(MissingFontError, match="cannot render"):
-        images.add_explicit(data, label_settings(font_path=latin))
+    latin = TTFont(BUNDLED_FONT)  # a Latin-only font: the shipped one cut down to ASCII
+    subsetter = subset.Subsetter()
+    subsetter.populate(unicodes=range(0x20, 0x7F))
+    subsetter.subset(latin)
+    latin.save(tmp_path / "latin.otf")
+    with pytest.raises(UnrenderableTextError, match="no glyph for '成生'"):
+        images.add_explicit(data, label_settings(font_path=str(tmp_path / "latin.otf")))
     with pytest.raises(MissingFontError, match="does not exist"):
         images.add_explicit(data, label_settings(font_path="/nonexistent/font.ttf"))
 

@@ -132,3 +132,42 @@ def test_lexicon_check_invalid_exits_2(tmp_path):
     proc = run_cli("lexicon", "check", "--lexicons", str(lex))
     assert proc.returncode == 2
     assert b"custom.txt:2" in proc.stderr and b"invalid match" in proc.stderr
+
+
+def test_scan_imports_only_what_it_needs(tmp_path):
+    """The CLI imports the module of the command it runs, not the web stack (issue 14).
+    jieba loads only when a hit across a visible separator needs a word-boundary judgement."""
+    path = tmp_path / "in.txt"
+    path.write_text("出售冰毒", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from service.cli import main\n"
+        f"status = main(['scan', {str(path)!r}])\n"
+        "heavy = {'fastapi', 'starlette', 'uvicorn', 'aiohttp', 'httpx', 'pydantic', "
+        "'pydantic_settings', 'jieba', 'opencc', 'pypinyin', 'labelers', 'benchmarks'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}), status)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[] 1", proc.stderr
+
+
+def test_help_lists_every_command_without_importing_them():
+    code = (
+        "import sys, contextlib, io\n"
+        "from service.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    try: main(['--help'])\n"
+        "    except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('service.commands', 'lexicons'))))\n"
+        "print(buf.getvalue())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    first, *help_text = proc.stdout.splitlines()
+    assert first == "[]"
+    for command in ("serve", "scan", "lexicon", "label", "inspect", "records", "bench"):
+        assert any(line.strip().startswith(command) for line in help_text), command

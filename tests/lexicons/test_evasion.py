@@ -35,7 +35,7 @@ CASES = [
     ("tag characters", "苹\U000e0041果手机", (0, 5)),
     ("combining mark", "苹\u0301果手机", (0, 5)),
     ("emoji separator", "苹🍎果手📱机", (0, 6)),
-    ("single newline", "苹\n果手机", (0, 5)),
+    ("vertical text", "苹\n果\n手\n机", (0, 7)),
     ("markup", "苹**果**手机", (0, 8)),
     ("traditional", "蘋果手機", (0, 4)),
     ("mixed traditional", "苹果手機", (0, 4)),
@@ -66,6 +66,7 @@ def test_evasion_family_is_caught_with_original_offsets(lex, family, text, span)
         "苹果。\n手机",  # two terminators: different sentences
         "苹果      手机",  # gap longer than the bound
         "苹果\n\n手机",
+        "苹\n果手机",  # a line break is the writer's, unless every character is on its own line
         "苹果🍎🍎🍎🍎手机",
         "bananas",  # Latin terms are whole-word by default
         "xbanana",
@@ -90,5 +91,5 @@ def test_cjk_numerals_are_not_folded_into_digits(tmp_path):
 
 def test_bundled_sample_demo_variants():
     lex = load_lexicon()
-    for text in ("冰毒", "冰 毒", "冰\u200b毒", "冰。毒", "買賣槍支", "ＨＥＲＯＩＮ"):
+    for text in ("冰毒", "冰 毒", "冰\u200b毒", "冰.毒", "冰🍃毒", "買賣槍支", "ＨＥＲＯＩＮ"):
         assert lex.scan(text), text

@@ -102,7 +102,7 @@ def test_pinyin_is_off_by_default_and_opt_in(tmp_path):
     got = [(m.term, m.text, m.variant) for m in lex.scan("买 ping guo shou ji 和 PGSJ, xpgsj")]
     assert got == [
         ("苹果手机", "ping guo shou ji", "pinyin"),
-        ("苹果手机", "PGSJ", "pinyin"),
+        ("苹果手机", "PGSJ", "initials"),
     ]
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lexicons import load_lexicon
-from lexicons.normalize import MAX_GAP, normalize_term, tables
+from lexicons.normalize import MAX_RUN, normalize_term, tables
 
 from .helpers import lexicon_from, stream_all
 
@@ -130,20 +130,36 @@ ALPHABET = [
 TERM_CHARS = ["a", "b", "x", "苹", "果", "手", "机"]
 
 
+# the classes of the noise characters of ALPHABET, written out by hand (gaps.py decides them
+# from Unicode data): the separators/punctuation rules restated independently
+PUNCT = {"。", "\n", "!"}
+INVISIBLE = {"\u200b"}
+WINDOW = 8
+
+
+def _jieba_cuts(window: str) -> set[int]:
+    import jieba
+
+    cuts, pos = {0}, 0
+    for token in jieba.cut(window, HMM=False):
+        pos += len(token)
+        cuts.add(pos)
+    return cuts
+
+
 def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
-    """Independent reference: char-by-char compact view, str.find for every term."""
+    """Independent reference: char-by-char compact view, str.find for every term, then the
+    separator/punctuation rules of docs/lexicons.md."""
     t = tables()
     comp: list[tuple[str, int]] = []
-    run_len = run_terms = 0
+    run_len = 0
     for i, ch in enumerate(text):
-        kind = int(t.cls[ord(ch)])
-        if kind:
+        if t.cls[ord(ch)]:
             run_len += 1
-            run_terms += kind == 2
             continue
-        if run_len > MAX_GAP or run_terms >= 2:
+        if run_len > MAX_RUN:
             comp.append(("\x01", i))
-        run_len = run_terms = 0
+        run_len = 0
         comp.append((chr(int(t.fold[ord(ch)])), i))
     view = "".join(c for c, _ in comp)
 
@@ -159,6 +175,53 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
         f = chr(int(t.fold[ord(ch)]))
         return f.isascii() and f.isalnum()
 
+    def squeeze(part: str) -> str:  # folded, noise removed
+        return "".join(chr(int(t.fold[ord(c)])) for c in part if not t.cls[ord(c)])
+
+    def on_boundaries(start: int, end: int, key: str) -> bool:
+        """The joined span, read without noise, on jieba boundaries and not only one-character
+        words (docs/lexicons.md, rule 4)."""
+        ls, le = latin(key[0]), latin(key[-1])
+        if ls and start > 0 and latin(text[start - 1]):
+            return False
+        if le and end < len(text) and latin(text[end]):
+            return False
+        ws, we = max(0, start - WINDOW), min(len(text), end + WINDOW)
+        before, inside = squeeze(text[ws:start]), squeeze(text[start:end])
+        window = before + inside + squeeze(text[end:we])
+        cuts = _jieba_cuts(window)
+        a, b = len(before), len(before) + len(inside)
+        if a not in cuts or b not in cuts:
+            return False
+        tokens, pos = [], 0
+        import jieba
+
+        for tok in jieba.cut(window, HMM=False):
+            if a <= pos < b:
+                tokens.append(tok)
+            pos += len(tok)
+        return len(inside) > 2 or any(len(tok) > 1 for tok in tokens)
+
+    def joins(cs: int, ce: int, key: str) -> bool:
+        gaps = []  # per neighbouring pair: the noise between them
+        for j in range(cs, ce):
+            gaps.append(text[comp[j][1] + 1 : comp[j + 1][1]])
+        visible = [g for g in gaps if any(c not in INVISIBLE for c in g)]
+        if not visible:
+            return True
+        for g in visible:
+            units = sum(1 for c in g if c not in INVISIBLE)
+            if units > 3:
+                return False
+        punct = any(c in PUNCT for g in visible for c in g)
+        consistent = all(gaps) and len(gaps) >= 2
+        start, end = comp[cs][1], comp[ce][1] + 1
+        if key.isascii() and key.isalnum():
+            return consistent and not punct
+        if punct:
+            return consistent and on_boundaries(start, end, key)
+        return consistent or on_boundaries(start, end, key)
+
     out = []
     for term, category in deny:
         key = normalize_term(term)
@@ -167,6 +230,8 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
             if any(a <= cs and b >= ce for a, b in allowed):
                 continue
             start, end = comp[cs][1], comp[ce][1] + 1
+            if end - start > len(key) and not joins(cs, ce, key):
+                continue
             if whole_word and (
                 (start > 0 and latin(text[start - 1])) or (end < len(text) and latin(text[end]))
             ):

@@ -58,6 +58,19 @@ def pg_schema(postgres_dsn: str) -> Iterator[tuple[str, str]]:
         _pg_admin(postgres_dsn, f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+def pg_database(postgres_dsn: str) -> Iterator[str]:
+    """URL of a fresh database on the local server (for gateway processes), dropped after."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"records_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin(postgres_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
+    finally:
+        _pg_admin(postgres_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 BackendFactory = Callable[[], Backend]
 
 

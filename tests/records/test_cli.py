@@ -104,3 +104,58 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     url = _fill(tmp_path)
     assert main(["records", "--database", url, "export", "--kind", "bogus"]) == 2
     assert main(["records", "--database", url, "export", "--since", "yesterday"]) == 2
+
+
+def test_read_commands_on_a_missing_sqlite_database_exit_2_and_create_nothing(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'nowhere' / 'db.sqlite3'}"
+    for action in (
+        ["verify"],
+        ["export"],
+        ["summary"],
+        ["purge"],
+        ["restrict", "--tenant", "t", "--user", "u"],
+    ):
+        assert main(["records", "--database", url, *action]) == 2
+        err = capsys.readouterr().err
+        assert "no records database at" in err and "nothing was created" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_commands_on_a_wrong_postgres_url_exit_2(postgres_dsn, pg_database, capsys):
+    import asyncpg
+
+    missing = pg_database.rsplit("/", 1)[0] + "/no_such_database_here"
+    assert main(["records", "--database", missing, "verify"]) == 2
+    assert 'database "no_such_database_here" does not exist' in capsys.readouterr().err
+    # a database that exists but holds no records: reported, and still holds nothing
+    for action in ("verify", "export", "summary", "purge"):
+        assert main(["records", "--database", pg_database, action]) == 2
+        assert "has no records schema" in capsys.readouterr().err
+
+    async def tables() -> list:
+        conn = await asyncpg.connect(pg_database)
+        try:
+            return await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname NOT IN "
+                "('pg_catalog', 'information_schema')"
+            )
+        finally:
+            await conn.close()
+
+    assert asyncio.run(tables()) == []
+
+
+def test_read_commands_apply_no_migration(tmp_path, capsys):
+    """An older schema stays as it is: verify/export/summary open the database read-only."""
+    url = _fill(tmp_path)
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:  # as if written by version 1
+        conn.execute("DELETE FROM schema_migrations WHERE version > 1")
+        conn.execute("DELETE FROM chain_heads WHERE kind = 'admin_action'")
+        conn.execute("DROP TABLE rate_windows")
+    for action in ("verify", "export", "summary"):
+        assert main(["records", "--database", url, action]) == 0
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (1,)
+    assert main(["records", "--database", url, "purge"]) == 0  # a write command migrates
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] > 1

@@ -122,42 +122,42 @@ def test_offsets_and_masks_agree_with_the_library(shared, texts: list[str]) -> N
 
 
 def test_calls_are_recorded(settings_factory, lexdir: Path) -> None:
+    """The real recorder: the records are in the database when the answer arrives."""
+    import asyncio
+    import json
+
     from service.app import create_app
-    from service.records.events import IncidentEvent, NetworkLogEvent
+    from service.records.backends import backend_for_url
     from tests.support.server import serve
 
-    class Capture:
-        def __init__(self) -> None:
-            self.events: list[Any] = []
-
-        def submit(self, event: Any) -> None:
-            self.events.append(event)
-
-        def ready(self) -> bool:
-            return True
-
-        async def user_restrictions(self, tenant_id: str, user_id: str | None) -> str:
-            return "none"
-
-    app = create_app(settings_factory(lexicons=[lexdir]))
+    settings = settings_factory(lexicons=[lexdir])
+    app = create_app(settings)
     with serve(app) as url:
-        runtime = app.state.runtime
-        real, runtime.recorder = runtime.recorder, Capture()
-        try:
-            headers = {"x-request-id": "rec-1", "x-aigc-user": "u-9"}
-            httpx.post(url + "/moderate", json={"input": ["去网 上 赌 场", "hi"]}, headers=headers)
-            httpx.post(url + "/v1/moderations", json={"input": "hello", "model": "m"})
-        finally:
-            captured, runtime.recorder = runtime.recorder, real
-    incident, log1, log2 = captured.events
-    assert isinstance(incident, IncidentEvent)
-    assert (incident.request_id, incident.user_id, incident.tenant_id) == (
+        headers = {"x-request-id": "rec-1", "x-aigc-user": "u-9"}
+        httpx.post(url + "/moderate", json={"input": ["去网 上 赌 场", "hi"]}, headers=headers)
+        httpx.post(url + "/v1/moderations", json={"input": "hello", "model": "m"})
+
+        async def stored() -> list[dict[str, Any]]:  # read while the gateway still runs
+            backend = backend_for_url(settings.database, read_only=True)
+            await backend.open()
+            try:
+                rows = await backend.fetch("SELECT body FROM records ORDER BY seq")
+            finally:
+                await backend.close()
+            return [json.loads(r[0]) for r in rows]
+
+        records = asyncio.run(stored())
+    # the block also took the first sanction step of user u-9 (a record of its own)
+    assert [r["action"] for r in records if r["kind"] == "sanction"] == ["warning"]
+    incident, log1, log2 = [r for r in records if r["kind"] != "sanction"]
+    assert incident["kind"] == "incident"
+    assert (incident["request_id"], incident["user_id"], incident["tenant_id"]) == (
         "rec-1",
         "u-9",
         "default",
     )
-    assert incident.categories == [GAMBLING] and incident.offsets == [(1, 8)]
-    assert incident.action == "block" and incident.direction == "input"
-    assert isinstance(log1, NetworkLogEvent) and log1.decision == "block"
-    assert log1.route == "/moderate" and log1.status == 200
-    assert isinstance(log2, NetworkLogEvent) and (log2.decision, log2.model) == ("allow", "m")
+    assert incident["categories"] == [GAMBLING] and incident["offsets"] == [[1, 8]]
+    assert incident["action"] == "block" and incident["direction"] == "input"
+    assert log1["kind"] == "network_log" and log1["decision"] == "block"
+    assert log1["route"] == "/moderate" and log1["status"] == 200
+    assert log2["kind"] == "network_log" and (log2["decision"], log2["model"]) == ("allow", "m")

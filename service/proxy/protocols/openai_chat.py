@@ -157,8 +157,8 @@ class ChoicesStream(StreamProtocol):
 
     def _classify(self, path: tuple) -> Field:
         scope = choice_scope(path)
-        if scope == ALL or len(path) < 4:
-            return Field(path, scope)
+        if scope == ALL or len(path) < 4 or path[2] != "delta":
+            return Field(None, scope)  # not a delta (an error object, a vendor field): whole
         field = path[-1]
         if path[2] == "delta":
             if len(path) == 4 and field in _DISPLAY:

@@ -34,7 +34,7 @@ class CompletionsStream(ChoicesStream):
         scope = choice_scope(path)
         if scope != ALL and len(path) == 3 and path[2] == "text":
             return Field(path, scope, display=True, label=True)
-        return Field(path, scope)
+        return Field(None, scope)
 
     def merge(self, last: Event, event: Event) -> bool:
         a = last.plain if last.plain is not False else plain_choice(last.obj)

@@ -1,0 +1,218 @@
+"""Classifying one streamed text slot segment by segment, in ``hold`` or ``async`` mode.
+
+Protocol-agnostic: the proxy feeds the text of one slot (a chat choice, a content block) as it
+arrives and sends on what ``feed``/``wait``/``finish`` release; it cuts the stream the
+protocol's way when ``unsafe`` is set.
+
+- ``hold``: a segment is released only once its verdict (and that of every segment before
+  it) came back safe. Once any verdict is unsafe nothing more is ever released. The cost is
+  the hold-back: time to first token grows by the first segment's classification.
+- ``async``: text is released at once; verdicts arrive later and an unsafe one sets
+  ``unsafe`` so the caller ends the stream (text already sent stays sent).
+
+Each segment is classified with up to ``context_chars`` of the text before it, so a
+sentence is judged in context. Checks of several segments overlap (bounded by the guard
+client's concurrency limit). ``check`` never raises: a guard failure comes back as a verdict
+whose action follows the tenant's fail mode, and a failed-closed check cuts the stream like
+an unsafe verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .segments import Segmenter
+from .verdict import Verdict
+
+__all__ = ["GuardStream"]
+
+Check = Callable[[str], Awaitable[Verdict]]
+
+
+@dataclass(slots=True)
+class _Segment:
+    text: str
+    task: asyncio.Task[Verdict]
+
+
+class GuardStream:
+    def __init__(
+        self,
+        check: Check,
+        *,
+        mode: str = "hold",
+        segment_chars: int = 200,
+        min_chars: int = 8,
+        context_chars: int = 1000,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if mode not in ("hold", "async"):
+            raise ValueError(f"stream mode must be 'hold' or 'async', not {mode!r}")
+        self.mode = mode
+        self._check = check
+        self._segmenter = Segmenter(segment_chars, min_chars)
+        self._context_chars = context_chars
+        self._context = ""
+        self._segments: list[_Segment] = []
+        self._head = 0  # next segment to release (hold)
+        self._changed = asyncio.Event()
+        self._clock = clock
+        self.unsafe: Verdict | None = None
+        self.verdicts: list[Verdict] = []
+        self.fed_chars = 0
+        self.released_chars = 0
+        self.max_holdback = 0
+        self.first_fed_at: float | None = None
+        self.first_released_at: float | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def feed(self, text: str) -> str:
+        """Take the next piece of the slot's text; return what may be sent now."""
+        if self.unsafe is not None:
+            return ""  # cut: nothing more is classified or sent
+        if not text:
+            return self._release()
+        if self.first_fed_at is None:
+            self.first_fed_at = self._clock()
+        self.fed_chars += len(text)
+        for segment in self._segmenter.feed(text):
+            self._submit(segment)
+        if self.mode == "async":
+            return self._pass(text)
+        released = self._release()
+        self._note_holdback()
+        return released
+
+    async def wait(self) -> str:
+        """Wait for the next verdict that matters (hold: the oldest unreleased segment's; async:
+        any) and return what it lets through; returns at once when nothing is pending."""
+        if self.unsafe is None:
+            if self.mode == "hold":
+                head = self._segments[self._head].task if self._head < len(self._segments) else None
+                pending = [head] if head is not None and not head.done() else []
+            else:
+                pending = [s.task for s in self._segments if not s.task.done()]
+            await self._wait_any(pending)
+        return self._release()
+
+    async def finish(self) -> str:
+        """End of the slot: classify the rest, wait for every verdict, return what is left
+        to send (``""`` when a verdict was unsafe: then pending checks are cancelled)."""
+        rest = self._segmenter.flush()
+        if rest and self.unsafe is None:
+            self._submit(rest)
+        while self.unsafe is None:
+            pending = [s.task for s in self._segments if not s.task.done()]
+            if not pending:
+                break
+            await self._wait_any(pending)
+        for segment in self._segments:  # a done-callback may not have run yet
+            if segment.task.done() and not segment.task.cancelled():
+                self._note(_verdict_of(segment.task))
+        if self.unsafe is not None:
+            self.close()
+            return ""
+        return self._release()  # async mode released everything as it came
+
+    def close(self) -> None:
+        """Cancel checks still running (client gone, stream cut)."""
+        for segment in self._segments:
+            if not segment.task.done():
+                segment.task.cancel()
+
+    # -- figures ---------------------------------------------------------------------------
+
+    @property
+    def holdback(self) -> int:
+        """Characters received and not (yet) released."""
+        return self.fed_chars - self.released_chars
+
+    @property
+    def ttft_added(self) -> float | None:
+        """Seconds from the first text received to the first text released (None: none)."""
+        if self.first_fed_at is None or self.first_released_at is None:
+            return None
+        return self.first_released_at - self.first_fed_at
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for s in self._segments if not s.task.done())
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _submit(self, segment: str) -> None:
+        keep = self._context_chars
+        window = self._context[-keep:] + segment if keep else segment
+        if keep:
+            self._context = (self._context + segment)[-keep:]
+        task = asyncio.ensure_future(self._check(window))
+        task.add_done_callback(self._on_verdict)
+        self._segments.append(_Segment(segment, task))
+
+    def _on_verdict(self, task: asyncio.Task[Verdict]) -> None:
+        if task.cancelled():
+            return
+        verdict = _verdict_of(task)
+        self.verdicts.append(verdict)
+        self._note(verdict)
+        self._changed.set()
+
+    async def _wait_any(self, tasks: list[asyncio.Task[Verdict]]) -> None:
+        """Until one of ``tasks`` is done or any verdict arrives."""
+        if not tasks:
+            return
+        self._changed.clear()
+        waiter = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+
+    def _note(self, verdict: Verdict) -> None:
+        if verdict.unsafe and self.unsafe is None:
+            self.unsafe = verdict
+
+    def _pass(self, text: str) -> str:
+        if self.unsafe is not None or not text:
+            return ""
+        if self.first_released_at is None:
+            self.first_released_at = self._clock()
+        self.released_chars += len(text)
+        return text
+
+    def _release(self) -> str:
+        if self.mode == "async" or self.unsafe is not None:
+            return ""
+        out: list[str] = []
+        while self._head < len(self._segments):
+            segment = self._segments[self._head]
+            if not segment.task.done() or segment.task.cancelled():
+                break
+            # the task may be done before its done-callback ran: look at the verdict itself
+            self._note(_verdict_of(segment.task))
+            if self.unsafe is not None:
+                return ""
+            out.append(segment.text)
+            self._head += 1
+        if not out:
+            return ""
+        text = "".join(out)
+        if self.first_released_at is None:
+            self.first_released_at = self._clock()
+        self.released_chars += len(text)
+        return text
+
+    def _note_holdback(self) -> None:
+        if self.holdback > self.max_holdback:
+            self.max_holdback = self.holdback
+
+
+def _verdict_of(task: asyncio.Task[Verdict]) -> Verdict:
+    """The verdict of a finished check; a check that raised counts as failed closed."""
+    if task.exception() is not None:
+        return Verdict("block", None, "", "", "output", error="check_failed")
+    return task.result()

@@ -1,0 +1,63 @@
+"""Fixtures: the real gateway in front of the demo upstream, and the fake guard, on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from service.demo_upstream import create_app as demo_upstream
+from tests.classifier.fake_guard import FakeGuard
+from tests.support.server import serve
+
+BLOCK = "爆炸物配方"  # the gateway blocks prompts with it
+MASK = "机密代号"  # the gateway masks it
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    lexdir = tmp_path_factory.mktemp("gateway-lexicon")
+    (lexdir / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
+    (lexdir / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
+    data = tmp_path_factory.mktemp("gateway-data")
+    with serve(demo_upstream(chunks=4)) as upstream:
+        settings = Settings(
+            upstream=upstream,
+            lexicons=[lexdir],
+            data_dir=data,
+            database=f"sqlite:///{data / 'records.sqlite3'}",
+            access_log=False,
+        )
+        with serve(create_app(settings)) as base:
+            yield base
+
+
+@pytest.fixture(scope="session")
+def guard_server() -> Iterator[tuple[FakeGuard, str]]:
+    fake = FakeGuard()
+    with serve(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def guard(guard_server: tuple[FakeGuard, str]) -> FakeGuard:
+    guard_server[0].reset()
+    return guard_server[0]
+
+
+@pytest.fixture
+def guard_config(tmp_path: Path, guard_server: tuple[FakeGuard, str]) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f"""
+[classifier]
+backend = "qwen3guard"
+url = "{guard_server[1]}/qwen3guard/v1"
+model = "Qwen/Qwen3Guard-Gen-4B"
+""",
+        encoding="utf-8",
+    )
+    return path
