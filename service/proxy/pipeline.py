@@ -109,14 +109,21 @@ class Proxy:
                 await self._fail(call, exc)
         finally:
             if not call.recorded:
-                await recording.record(call)
+                try:
+                    await recording.record(call)
+                except GatewayError:
+                    log.warning("records unavailable for a call that ended early")
 
     async def _fail(self, call: Call, exc: GatewayError) -> None:
-        status, body, headers = call.error_response(exc)
-        call.status = status
+        call.status = exc.status
         if isinstance(exc, PolicyViolation):
             call.decision = "block"
-        await recording.record(call)
+        try:
+            await recording.record(call)
+        except GatewayError as unrecordable:  # records cannot be kept: say that instead
+            exc = unrecordable
+            call.status = exc.status
+        status, body, headers = call.error_response(exc)
         await call.respond(status, body, headers)
 
     def _authenticate(self, call: Call) -> None:

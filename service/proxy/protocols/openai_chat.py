@@ -156,9 +156,11 @@ class ChoicesStream(StreamProtocol):
         return field
 
     def _classify(self, path: tuple) -> Field:
+        if path[0] == "error":
+            return Field(None)  # an upstream error object: screened whole, relayed at once
         scope = choice_scope(path)
         if scope == ALL or len(path) < 4 or path[2] != "delta":
-            return Field(None, scope)  # not a delta (an error object, a vendor field): whole
+            return Field(path, scope)  # a vendor field, streamed like a delta (it may be one)
         field = path[-1]
         if path[2] == "delta":
             if len(path) == 4 and field in _DISPLAY:
