@@ -55,7 +55,9 @@ class ProxySettings(_Section):
     max_connections: int = Field(default=512, ge=1)
     # added by the proxy (service/proxy):
     api_key: SecretStr | None = None  # injected upstream key; None: the caller's key passes
-    passthrough: bool = True  # other paths relayed unscreened; False: refused with 404
+    # routes without an adapter: "screen" (the generic walker, both ways) or "refuse" (404);
+    # true/false are the older spellings of "screen"/"refuse"
+    passthrough: bool | Literal["screen", "refuse"] = "screen"
     fail_open_output: bool = False  # on a scanner failure let output pass (default: block)
     refusal_message: str | None = None  # message of the 400 for a blocked prompt
     # a blocked prompt: "error" = the protocol's 400 envelope; "refusal" = a 200 assistant reply

@@ -14,10 +14,11 @@ request or stream so a reload in the middle does not change the rules under it::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from service.tenants import ACTIONS, Tenant, strictest, strictest_profile
+from service.tenants import ACTIONS, Action, Tenant, strictest, strictest_profile
 
 if TYPE_CHECKING:
     from lexicons import Lexicon, Match, StreamScanner
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
     from service.tenants import PolicyTable
 
 _MASKING = frozenset({"mask", "block"})
+
+
+def strongest(actions: Iterable[str]) -> str:
+    """The strictest of ``actions`` (``allow < flag < mask < block``); ``"allow"`` when empty.
+
+    The one ranking of the ``Action`` vocabulary (``service.tenants.ACTIONS``) used by
+    ``/moderate``, ``/v1/moderations`` and the proxy alike.
+    """
+    best = "allow"
+    for action in actions:
+        best = strictest(best, action)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,4 +198,14 @@ def moderate(
     return screen_for(runtime, tenant, direction, profile=profile).moderate(text)
 
 
-__all__ = ["ACTIONS", "ModeratedMatch", "ModerationResult", "Screen", "moderate", "screen_for"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ModeratedMatch",
+    "ModerationResult",
+    "Screen",
+    "moderate",
+    "screen_for",
+    "strictest",
+    "strongest",
+]

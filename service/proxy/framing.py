@@ -1,8 +1,9 @@
 """Incremental framing of upstream byte streams: Server-Sent Events and NDJSON.
 
 Frames are found at the byte level (their separators are ASCII), so a multi-byte UTF-8
-character split across network reads is reassembled before any JSON is decoded. Every frame
-keeps its exact raw bytes, so frames the gateway does not rewrite pass through byte-exact.
+character split across network reads is reassembled before any JSON is decoded. A frame keeps
+its raw bytes (for tests and diagnostics); the relay never sends them: every event is
+rendered again from what was parsed and screened.
 """
 
 from __future__ import annotations
@@ -17,33 +18,46 @@ _SSE_SEP = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
 class Frame:
-    """One SSE event or NDJSON line: raw bytes, event name (SSE) and data payload."""
+    """One SSE event or NDJSON line: raw bytes, event name (SSE) and data payload.
 
-    __slots__ = ("raw", "event", "data")
+    ``bad`` marks an SSE event with a line that is not a ``data``/``event``/``id``/``retry``
+    field or a comment: the gateway did not understand it, so it is never relayed.
+    """
 
-    def __init__(self, raw: bytes, event: str | None, data: bytes | None) -> None:
+    __slots__ = ("raw", "event", "data", "bad")
+
+    def __init__(self, raw: bytes, event: str | None, data: bytes | None, bad: bool = False):
         self.raw = raw
         self.event = event
         self.data = data
+        self.bad = bad
 
     def __repr__(self) -> str:
         return f"Frame(event={self.event!r}, data={self.data!r})"
 
 
-def _parse_sse_block(block: bytes) -> tuple[str | None, bytes | None]:
+_NAME = re.compile(rb"[\w.:/@+\-]{0,256}", re.ASCII)
+
+
+def _parse_sse_block(block: bytes) -> tuple[str | None, bytes | None, bool]:
+    if block[:6] == b"data: " and b"\n" not in block and b"\r" not in block:
+        return None, block[6:], False  # the common one-line event
     event: str | None = None
     data: list[bytes] = []
+    bad = False
     for line in block.splitlines():
         if not line or line[:1] == b":":
             continue
-        name, _, value = line.partition(b":")
+        name, colon, value = line.partition(b":")
         if value[:1] == b" ":
             value = value[1:]
         if name == b"data":
             data.append(value)
-        elif name == b"event":
-            event = value.decode("utf-8", "replace")
-    return event, (b"\n".join(data) if data else None)
+        elif name == b"event" and _NAME.fullmatch(value):
+            event = value.decode("ascii")
+        elif name not in (b"id", b"retry") or not colon or not _NAME.fullmatch(value):
+            bad = True  # an unknown field, or a name/id that is not identifier-shaped
+    return event, (b"\n".join(data) if data else None), bad
 
 
 class SSEParser:
@@ -58,13 +72,20 @@ class SSEParser:
         buf = self._buf + chunk if self._buf else chunk
         frames: list[Frame] = []
         pos = 0
+        plain = b"\r" not in buf  # the common case: "\n" line ends only
         while True:
-            m = _SSE_SEP.search(buf, pos)
-            if m is None:
-                break
-            end = m.end()
-            event, data = _parse_sse_block(buf[pos : m.start()])
-            frames.append(Frame(buf[pos:end], event, data))
+            if plain:
+                start = buf.find(b"\n\n", pos)
+                if start < 0:
+                    break
+                end = start + 2
+            else:
+                m = _SSE_SEP.search(buf, pos)
+                if m is None:
+                    break
+                start, end = m.start(), m.end()
+            event, data, bad = _parse_sse_block(buf[pos:start])
+            frames.append(Frame(buf[pos:end], event, data, bad))
             pos = end
         self._buf = buf[pos:]
         return frames
@@ -74,8 +95,8 @@ class SSEParser:
         rest, self._buf = self._buf, b""
         if not rest.strip():
             return [Frame(rest, None, None)] if rest else []
-        event, data = _parse_sse_block(rest)
-        return [Frame(rest, event, data)]
+        event, data, bad = _parse_sse_block(rest)
+        return [Frame(rest, event, data, bad)]
 
 
 class NDJSONParser:

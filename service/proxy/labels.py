@@ -10,11 +10,22 @@ from typing import Any
 
 import orjson
 
-from .screen import TextLabel
-
-__all__ = ["LabelPlan", "implicit_header", "label_plan", "label_media"]
+__all__ = ["LabelPlan", "TextLabel", "implicit_header", "label_media", "label_plan"]
 
 _ID_UNSAFE = re.compile(r"[^\x21-\x7e]|[\"\\]")
+
+
+@dataclass(frozen=True, slots=True)
+class TextLabel:
+    """Explicit text label: a notice put before (``start``) or after (``end``) generated text."""
+
+    notice: str
+    position: str = "start"  # "start" | "end"
+
+    def wrap(self, text: str) -> str:
+        if not text:
+            return text
+        return self.notice + text if self.position == "start" else text + self.notice
 
 
 @dataclass(frozen=True, slots=True)

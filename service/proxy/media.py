@@ -22,7 +22,7 @@ from service.errors import UpstreamError
 from .labels import label_media
 from .protocols.base import iter_dicts
 
-__all__ = ["FileStore", "label_images", "label_speech"]
+__all__ = ["FileStore", "UrlFetcher", "gateway_base", "label_images", "label_speech"]
 
 
 class LabelFailed(UpstreamError):
@@ -54,12 +54,12 @@ class FileStore:
         return item[1], item[2]
 
 
-def _label(call: Any, data: bytes, media_type: str | None, family: str) -> Any:
+def _label(data: bytes, media_type: str | None, family: str, plan: Any, produce_id: str) -> Any:
     """Label `data`, which must turn out to be of `family` ("image" or "audio")."""
     from labelers import LabelError
 
     try:
-        out = label_media(data, media_type=media_type, plan=call.plan, produce_id=call.produce_id)
+        out = label_media(data, media_type=media_type, plan=plan, produce_id=produce_id)
     except (LabelError, ImportError) as exc:
         raise LabelFailed(f"The generated file could not be labeled: {exc}") from exc
     if not out.media_type.startswith(family + "/"):
@@ -67,72 +67,98 @@ def _label(call: Any, data: bytes, media_type: str | None, family: str) -> Any:
     return out
 
 
-def _gateway_base(scope: dict) -> str:
-    host = "localhost"
-    for name, value in scope.get("headers", []):
-        if name == b"host":
-            host = value.decode("latin-1")
-            break
-    return f"{scope.get('scheme', 'http')}://{host}"
+class UrlFetcher:
+    """Fetches generated images by URL, only from the configured upstream's host and port,
+    within a size and a time limit."""
+
+    def __init__(self, session: Any, upstream: str, max_bytes: int, timeout_s: float) -> None:
+        self.session = session
+        self.upstream = upstream
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+
+    async def __call__(self, url: str) -> tuple[bytes, str]:
+        want, got = urlsplit(self.upstream), urlsplit(url)
+        if got.scheme not in ("http", "https") or (got.hostname, got.port) != (
+            want.hostname,
+            want.port,
+        ):
+            raise LabelFailed("An image URL outside the configured upstream host is not fetched.")
+        limit = self.max_bytes
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                resp = await self.session.get(url, allow_redirects=False)
+                try:
+                    if resp.status != 200:
+                        raise LabelFailed(f"The image URL answered HTTP {resp.status}.")
+                    chunks, size = [], 0
+                    async for chunk in resp.content.iter_chunked(65536):
+                        size += len(chunk)
+                        if size > limit:
+                            raise LabelFailed(f"The image at the URL is larger than {limit} bytes.")
+                        chunks.append(chunk)
+                    return b"".join(chunks), resp.headers.get("content-type", "")
+                finally:
+                    resp.release()
+        except TimeoutError:
+            raise LabelFailed("Fetching the image URL took too long.") from None
+        except LabelFailed:
+            raise
+        except Exception as exc:  # aiohttp.ClientError and friends
+            raise LabelFailed(f"Fetching the image URL failed: {type(exc).__name__}.") from exc
 
 
-async def _fetch(call: Any, url: str) -> tuple[bytes, str]:
-    proxy = call.proxy
-    base = getattr(call.tenant.upstream, "url", None) or call.runtime.upstream_url or ""
-    want, got = urlsplit(base), urlsplit(url)
-    if got.scheme not in ("http", "https") or (got.hostname, got.port) != (
-        want.hostname,
-        want.port,
-    ):
-        raise LabelFailed("An image URL outside the configured upstream host is not fetched.")
-    settings = call.runtime.settings.proxy
-    limit = settings.media_max_bytes
-    try:
-        async with asyncio.timeout(settings.media_timeout_s):
-            resp = await proxy.client.session.get(url, allow_redirects=False)
-            try:
-                if resp.status != 200:
-                    raise LabelFailed(f"The image URL answered HTTP {resp.status}.")
-                chunks, size = [], 0
-                async for chunk in resp.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        raise LabelFailed(f"The image at the URL is larger than {limit} bytes.")
-                    chunks.append(chunk)
-                return b"".join(chunks), resp.headers.get("content-type", "")
-            finally:
-                resp.release()
-    except TimeoutError:
-        raise LabelFailed("Fetching the image URL took too long.") from None
-    except LabelFailed:
-        raise
-    except Exception as exc:  # aiohttp.ClientError and friends
-        raise LabelFailed(f"Fetching the image URL failed: {type(exc).__name__}.") from exc
+Labeled = tuple[str, str, bool]  # (content id, media type, explicit label added)
 
 
-async def label_images(call: Any, body: dict) -> None:
-    """Label every image of an images response in place."""
+async def label_images(
+    body: dict,
+    *,
+    plan: Any,
+    produce_id: str,
+    files: FileStore,
+    gateway_base: str,
+    fetch: Any,
+) -> list[Labeled]:
+    """Label every image of an images response in place; the labeled files, for records.
+
+    ``fetch(url) -> (bytes, content type)`` brings URL results (``UrlFetcher``); they are
+    served back from ``{gateway_base}/v1/aigc/files/{id}``.
+    """
+    done: list[Labeled] = []
     for item in iter_dicts(body.get("data")):
         if isinstance(item.get("b64_json"), str):
             try:
                 raw = base64.b64decode(item["b64_json"], validate=True)
             except (binascii.Error, ValueError):
                 raise LabelFailed("The model API returned an invalid base64 image.") from None
-            out = await asyncio.to_thread(_label, call, raw, None, "image")
+            out = await asyncio.to_thread(_label, raw, None, "image", plan, produce_id)
             item["b64_json"] = base64.b64encode(out.data).decode("ascii")
-            call.media_labeled.append((call.produce_id, out.media_type, out.explicit))
+            done.append((produce_id, out.media_type, out.explicit))
         elif isinstance(item.get("url"), str):
-            raw, ctype = await _fetch(call, item["url"])
-            out = await asyncio.to_thread(_label, call, raw, ctype.split(";")[0] or None, "image")
-            file_id = call.proxy.files.put(out.data, out.media_type)
-            item["url"] = f"{_gateway_base(call.scope)}/v1/aigc/files/{file_id}"
-            call.media_labeled.append((call.produce_id, out.media_type, out.explicit))
+            raw, ctype = await fetch(item["url"])
+            mtype = ctype.split(";")[0] or None
+            out = await asyncio.to_thread(_label, raw, mtype, "image", plan, produce_id)
+            file_id = files.put(out.data, out.media_type)
+            item["url"] = f"{gateway_base}/v1/aigc/files/{file_id}"
+            done.append((produce_id, out.media_type, out.explicit))
+    return done
 
 
-async def label_speech(call: Any, data: bytes, ctype: str) -> tuple[bytes, str, bytes]:
-    """Label generated speech; returns (bytes, media type, x-aigc-label header value)."""
-    from .labels import implicit_header
+async def label_speech(
+    data: bytes, media_type: str, *, plan: Any, produce_id: str
+) -> tuple[bytes, str, Labeled]:
+    """Label generated speech; returns (bytes, media type, the labeled file for records)."""
+    mtype = media_type.split(";")[0] or None
+    out = await asyncio.to_thread(_label, data, mtype, "audio", plan, produce_id)
+    return out.data, out.media_type, (produce_id, out.media_type, out.explicit)
 
-    out = await asyncio.to_thread(_label, call, data, ctype.split(";")[0] or None, "audio")
-    call.media_labeled.append((call.produce_id, out.media_type, out.explicit))
-    return out.data, out.media_type, implicit_header(call.plan, call.produce_id)
+
+def gateway_base(scope: dict) -> str:
+    """The gateway's own base URL, as the client reached it."""
+    host = "localhost"
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    return f"{scope.get('scheme', 'http')}://{host}"

@@ -83,3 +83,27 @@ def make_gateway(
             yield base
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_decisions(tmp_path_factory: pytest.TempPathFactory, lexdir: Path) -> Callable[..., Any]:
+    """``make_decisions(direction="output", fail_open=False)``: the default tenant's real
+    policy (``service.moderation.Screen``) over the test lexicon, for unit tests."""
+    from service.moderation import Screen
+    from service.proxy.decisions import Decisions
+    from service.runtime import build_snapshot
+
+    tmp = tmp_path_factory.mktemp("units")
+    snapshot = build_snapshot(_settings(tmp, lexdir, "http://127.0.0.1:9"))
+    tenant = snapshot.tenants.authenticate(None)
+
+    def make(direction: str = "output", fail_open: bool = False, lexicon: Any = None) -> Any:
+        screen = Screen(
+            lexicon=lexicon or snapshot.lexicon_for(tenant),
+            table=snapshot.policy_table(tenant, direction, tenant.profile),
+            tenant=tenant,
+            direction=direction,
+        )
+        return Decisions(screen, fail_open=fail_open)
+
+    return make

@@ -1,27 +1,36 @@
-"""One adapter per wire protocol behind the interface of ``base.Adapter``; the route table."""
+"""One adapter per wire protocol behind the interface of ``base.Adapter``."""
 
 from __future__ import annotations
 
 from .anthropic_messages import AnthropicMessages
-from .base import Adapter, StreamTranslator
+from .base import Adapter, InvalidRequest, error_body
 from .embeddings import Embeddings
-from .media import Images, Speech
-from .ollama import OllamaChat, OllamaGenerate
+from .media import ImageEdits, Images, Speech
+from .ollama import OllamaChat, OllamaEmbed, OllamaGenerate
 from .openai_chat import OpenAIChat
 from .openai_completions import OpenAICompletions
 from .openai_responses import OpenAIResponses
 
-__all__ = ["ADAPTERS", "Adapter", "StreamTranslator"]
+__all__ = ["ADAPTERS", "Adapter", "InvalidRequest", "by_name", "error_body"]
 
-#: gateway path -> adapter (one shared instance each; adapters hold no state)
+#: adapter name -> the one shared instance (adapters hold no per-request state)
 ADAPTERS: dict[str, Adapter] = {
-    "/v1/chat/completions": OpenAIChat(),
-    "/v1/completions": OpenAICompletions(),
-    "/v1/responses": OpenAIResponses(),
-    "/v1/embeddings": Embeddings(),
-    "/v1/images/generations": Images(),
-    "/v1/audio/speech": Speech(),
-    "/v1/messages": AnthropicMessages(),
-    "/api/chat": OllamaChat(),
-    "/api/generate": OllamaGenerate(),
+    a.name: a
+    for a in (
+        OpenAIChat(),
+        OpenAICompletions(),
+        OpenAIResponses(),
+        Embeddings(),
+        Images(),
+        ImageEdits(),
+        Speech(),
+        AnthropicMessages(),
+        OllamaChat(),
+        OllamaGenerate(),
+        OllamaEmbed(),
+    )
 }
+
+
+def by_name(name: str) -> Adapter:
+    return ADAPTERS[name]

@@ -1,10 +1,11 @@
 """Anthropic Messages (`POST /v1/messages`), streaming and not.
 
-Slots: one per `text` content block (its `text_delta`s) and one per `tool_use` block (its
-`input_json_delta`s). `thinking`/`redacted_thinking` blocks, `signature_delta`, `ping`,
-`message_start`, usage and unknown events pass through byte-exact: signatures break if their
-text changes. A block ends the stream with `content_block_stop` for an open block, then
-`message_delta` with `stop_reason: "refusal"` and `message_stop`.
+One slot per content block: ``text`` blocks (``text_delta``, the label slot), ``tool_use``
+blocks (``input_json_delta``, decoded as JSON) and ``thinking`` blocks (``thinking_delta``:
+screened too; masking a term there invalidates the block's signature, which is the price of
+not showing the term). ``signature_delta`` is a non-text key; every other event is screened
+whole. A block ends the stream with ``content_block_stop`` for an open block, then
+``message_delta`` with ``stop_reason: "refusal"`` and ``message_stop``.
 """
 
 from __future__ import annotations
@@ -13,173 +14,184 @@ from typing import Any
 
 import orjson
 
-from ..framing import Frame, sse_event
-from ..screen import Screen
-from .base import (
-    Adapter,
-    StreamTranslator,
-    TextRef,
-    add_text,
-    content_parts,
-    iter_dicts,
-    walk_strings,
-)
+from ..decisions import ALL
+from ..framing import sse_event
+from ..labels import TextLabel
+from ..slots import Slots
+from ..stream import Event, Field, StreamProtocol, Unparseable
+from .base import Adapter, expect, iter_dicts, list_of_dicts
 
 __all__ = ["AnthropicMessages"]
 
 _STOP = "refusal"
+# block type -> (delta type, delta field) its streamed text arrives in
+_DELTAS = {
+    "text": ("text_delta", "text"),
+    "tool_use": ("input_json_delta", "partial_json"),
+    "server_tool_use": ("input_json_delta", "partial_json"),
+    "thinking": ("thinking_delta", "thinking"),
+}
+_FIELDS = ("text", "partial_json", "thinking")
 
 
-def _tool_result(block: dict, refs: list[TextRef]) -> None:
-    content_parts(block, "content", refs, ("text",))
-
-
-class MessagesTranslator(StreamTranslator):
-    def __init__(self, request: dict, screen: Screen) -> None:
-        super().__init__(request, screen)
-        self.kinds: dict[int, str] = {}  # open block index -> "text" | "tool"
+class MessagesStream(StreamProtocol):
+    def __init__(self, request: dict, slots: Slots) -> None:
+        super().__init__(request, slots)
+        self.kinds: dict[int, str] = {}  # open block index -> block type
         self.max_index = -1
-        self.output_tokens = 0
-        self.had_text = False
-        # "start": the notice opens the first text block; "end": a text block of its own
-        label = screen.label
-        self._start_label = label is not None and label.position == "start"
 
-    def on_frame(self, frame: Frame, out: list[bytes]) -> None:
-        event = frame.event
-        if event in (
-            "content_block_start",
-            "content_block_delta",
-            "content_block_stop",
-            "message_start",
-            "message_delta",
+    def check(self, event: Event) -> None:
+        obj = event.obj
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise Unparseable("an event without a type")
+        index = obj.get("index")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+            raise Unparseable(f"a {kind} whose index is not an integer")
+        if kind == "content_block_delta":
+            delta = obj.get("delta")
+            if not isinstance(delta, dict) or not isinstance(delta.get("type"), str):
+                raise Unparseable("a content_block_delta without a typed delta")
+            for field in _FIELDS:
+                value = delta.get(field)
+                if value is not None and not isinstance(value, str):
+                    raise Unparseable(f"a content_block_delta whose {field} is not a string")
+        elif kind == "content_block_start" and not isinstance(obj.get("content_block"), dict):
+            raise Unparseable("a content_block_start without a content block")
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        if a.get("type") != "content_block_delta" or b.get("type") != "content_block_delta":
+            return False
+        if (
+            a.keys() != {"type", "index", "delta"}
+            or b.keys() != a.keys()
+            or a["index"] != b["index"]
         ):
-            obj = self.load(frame)
-        else:
-            obj = None
-        if not isinstance(obj, dict):
-            out.append(frame.raw)  # ping, message_stop, error, unknown events
-            return
-        if event == "message_start":
+            return False
+        da, db = a["delta"], b["delta"]
+        if da.keys() != db.keys() or da.get("type") != db.get("type") or len(da) != 2:
+            return False
+        field = _DELTAS.get(self.kinds.get(a["index"], ""), (None, None))[1]
+        if (
+            field is None
+            or not isinstance(da.get(field), str)
+            or not isinstance(db.get(field), str)
+        ):
+            return False
+        da[field] += db[field]
+        return True
+
+    def classify(self, event: Event, path: tuple) -> Field:
+        kind = event.obj.get("type")
+        index = event.obj.get("index", 0)
+        if len(path) == 2 and (
+            (kind == "content_block_delta" and path[0] == "delta")
+            or (kind == "content_block_start" and path[0] == "content_block")
+        ):
+            field = path[1]
+            btype = self.kinds.get(index)
+            if btype is not None and _DELTAS[btype][1] == field:
+                text = field == "text"
+                return Field(("b", index), display=text, label=text, json=field == "partial_json")
+        return Field(None)
+
+    def before(self, event: Event) -> None:
+        obj = event.obj
+        kind = obj.get("type")
+        index = obj.get("index", 0)
+        if kind == "message_start":
             msg = obj.get("message")
             if isinstance(msg, dict) and isinstance(msg.get("id"), str):
                 self.response_id = msg["id"]
-            out.append(frame.raw)
+        elif kind == "content_block_start":
+            btype = obj["content_block"].get("type")
+            self.max_index = max(self.max_index, index)
+            if btype in _DELTAS:
+                self.kinds[index] = "tool_use" if btype == "server_tool_use" else btype
+
+    def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
+        obj = event.obj
+        kind = obj.get("type")
+        if kind == "content_block_delta":
+            self.deltas += 1
+            delta = obj["delta"]
+            field = _DELTAS.get(self.kinds.get(obj.get("index", 0), ""), (None, None))[1]
+            if field and delta.get(field) == "":
+                event.drop = True
+        elif kind == "content_block_stop":
+            self._close(obj.get("index", 0), event.pre)
+        elif kind == "message_delta":
+            self._end_label(event.pre)
+
+    def _close(self, index: int, out: list[bytes]) -> None:
+        """A block ends: what its slot still holds goes out first."""
+        btype = self.kinds.pop(index, None)
+        if btype is None:
             return
-        index = obj.get("index", 0)
-        if event == "content_block_start":
-            block = obj.get("content_block")
-            btype = block.get("type") if isinstance(block, dict) else None
-            self.max_index = max(self.max_index, index if isinstance(index, int) else 0)
-            if btype == "text":
-                self.kinds[index] = "text"
-                text = block.get("text")
-                if isinstance(text, str) and text:
-                    released = self.screen.feed(("b", index), text, labeled=self._start_label)
-                    if released is None:
-                        return
-                    if released != text:
-                        block["text"] = released
-                        out.append(sse_event(obj, event))
-                        return
-            elif btype in ("tool_use", "server_tool_use"):
-                self.kinds[index] = "tool"
-            out.append(frame.raw)
-            return
-        if event == "content_block_delta":
-            delta = obj.get("delta")
-            dtype = delta.get("type") if isinstance(delta, dict) else None
-            field = {"text_delta": "text", "input_json_delta": "partial_json"}.get(dtype or "")
-            value = delta.get(field) if field else None
-            if not isinstance(value, str) or not value or index not in self.kinds:
-                out.append(frame.raw)
-                return
-            self.output_tokens += 1
-            released = self.screen.feed(
-                ("b", index), value, labeled=field == "text" and self._start_label
-            )
-            if released is None:
-                return
-            if field == "text" and released:
-                self.had_text = True
-            if released == value:
-                out.append(frame.raw)
-            else:
-                delta[field] = released
-                out.append(sse_event(obj, event))
-            return
-        if event == "content_block_stop":
-            kind = self.kinds.pop(index, None)
-            if kind is not None:
-                rest = self.screen.flush(("b", index))
-                if rest is None:
-                    return
-                if rest:
-                    dtype, field = (
-                        ("text_delta", "text")
-                        if kind == "text"
-                        else ("input_json_delta", "partial_json")
-                    )
-                    extra = {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": dtype, field: rest},
-                    }
-                    out.append(sse_event(extra, "content_block_delta"))
-            out.append(frame.raw)
-            return
-        # message_delta: the explicit label "at the end" goes in a text block of its own
-        label = self.screen.label
-        if label is not None and label.position == "end" and self.had_text and not self.kinds:
-            index = self.max_index + 1
-            self.max_index = index
-            self.screen.labeled = True
-            start = {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": {"type": "text", "text": ""},
-            }
-            delta = {
+        rest = self.slots.flush(("b", index))
+        if rest:
+            dtype, field = _DELTAS[btype]
+            extra = {
                 "type": "content_block_delta",
                 "index": index,
-                "delta": {"type": "text_delta", "text": label.notice},
+                "delta": {"type": dtype, field: rest},
             }
-            out.append(sse_event(start, "content_block_start"))
-            out.append(sse_event(delta, "content_block_delta"))
+            out.append(sse_event(extra, "content_block_delta"))
+
+    def _end_label(self, out: list[bytes]) -> None:
+        """The ``end`` notice is a text block of its own after the last block."""
+        if self.kinds:
+            return
+        notice = self.slots.end_notice(ALL)
+        if not notice:
+            return
+        self.max_index += 1
+        index = self.max_index
+        start = {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": {"type": "text", "text": ""},
+        }
+        delta = {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": "text_delta", "text": notice},
+        }
+        out.append(sse_event(start, "content_block_start"))
+        out.append(sse_event(delta, "content_block_delta"))
+        out.append(sse_event({"type": "content_block_stop", "index": index}, "content_block_stop"))
+
+    def is_terminal(self, event: Event) -> bool:
+        return event.obj.get("type") == "message_stop"
+
+    def flush_all(self, out: list[bytes]) -> None:
+        for index in sorted(self.kinds):
+            if self.slots.all_blocked:
+                return
+            self._close(index, out)
             out.append(
                 sse_event({"type": "content_block_stop", "index": index}, "content_block_stop")
             )
-        out.append(frame.raw)
 
-    def on_end(self, out: list[bytes]) -> None:
-        for index in list(self.kinds):
-            rest = self.screen.flush(("b", index))
-            if rest:
-                extra = {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "text_delta", "text": rest},
-                }
-                out.append(sse_event(extra, "content_block_delta"))
-
-    def blocked_tail(self) -> bytes:
-        out = [
-            sse_event({"type": "content_block_stop", "index": i}, "content_block_stop")
-            for i in sorted(self.kinds)
-        ]
+    def block_tail(self, out: list[bytes]) -> None:
+        for index in sorted(self.kinds):
+            out.append(
+                sse_event({"type": "content_block_stop", "index": index}, "content_block_stop")
+            )
         self.kinds.clear()
+        self._end_label(out)
         out.append(
             sse_event(
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": _STOP, "stop_sequence": None},
-                    "usage": {"output_tokens": self.output_tokens},
+                    "usage": {"output_tokens": self.deltas},
                 },
                 "message_delta",
             )
         )
         out.append(sse_event({"type": "message_stop"}, "message_stop"))
-        return b"".join(out)
 
     def error_tail(self, code: str, message: str) -> bytes:
         err = {"type": "error", "error": {"type": "api_error", "code": code, "message": message}}
@@ -188,53 +200,59 @@ class MessagesTranslator(StreamTranslator):
 
 class AnthropicMessages(Adapter):
     name = "anthropic_messages"
+    family = "anthropic"
+    takes_media = True  # image and document blocks
 
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        content_parts(body, "system", refs, ("text",))
-        for msg in iter_dicts(body.get("messages")):
-            content = msg.get("content")
-            if isinstance(content, str):
-                add_text(refs, msg, "content")
-                continue
-            for block in iter_dicts(content):
-                btype = block.get("type")
-                if btype == "text":
-                    add_text(refs, block, "text")
-                elif btype == "tool_result":
-                    _tool_result(block, refs)
-                elif btype == "tool_use":
-                    walk_strings(block.get("input"), refs)
-        return refs
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "metadata", dict)
+        list_of_dicts(body, "tools")
+        system = expect(body, "system", str, list)
+        if isinstance(system, list):
+            for j, block in enumerate(list_of_dicts(body, "system")):
+                expect(block, "text", str, where=f"system[{j}].")
+        for i, msg in enumerate(list_of_dicts(body, "messages")):
+            where = f"messages[{i}]."
+            expect(msg, "role", str, where=where)
+            content = expect(msg, "content", str, list, where=where)
+            if isinstance(content, list):
+                for j, block in enumerate(list_of_dicts(msg, "content", where)):
+                    at = f"{where}content[{j}]."
+                    expect(block, "type", str, where=at)
+                    expect(block, "text", str, where=at)
+                    expect(block, "content", str, list, where=at)
 
     def user_id(self, body: dict) -> str | None:
         meta = body.get("metadata")
         user = meta.get("user_id") if isinstance(meta, dict) else None
         return user if isinstance(user, str) else None
 
-    def screen_response(self, body: Any, screen: Screen) -> None:
+    def answer_ok(self, body: Any) -> bool:
         if not isinstance(body, dict):
-            return
-        texts: list[dict] = []
-        for block in iter_dicts(body.get("content")):
-            if block.get("type") == "text" and isinstance(block.get("text"), str):
-                block["text"] = screen.text(block["text"])
-                texts.append(block)
-            elif block.get("type") == "tool_use" and "input" in block:
-                refs: list[TextRef] = []
-                walk_strings(block["input"], refs)
-                for container, key in refs:
-                    container[key] = screen.text(container[key])
-        if screen.blocked:
-            body["content"] = []
-            body["stop_reason"] = _STOP
-            return
-        if screen.label is not None and texts:
-            block = texts[0] if screen.label.position == "start" else texts[-1]
-            block["text"] = screen.label_whole(block["text"])
+            return False
+        content = body.get("content")
+        if content is None:
+            return body.get("type") == "error"
+        return isinstance(content, list) and all(isinstance(b, dict) for b in content)
 
-    def translator(self, request: dict, screen: Screen) -> StreamTranslator:
-        return MessagesTranslator(request, screen)
+    def block(self, body: dict, scope: Any) -> None:
+        body["content"] = []
+        body["stop_reason"] = _STOP
+
+    def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
+        texts = [
+            b
+            for b in iter_dicts(body.get("content"))
+            if b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
+        if not texts:
+            return False
+        block = texts[0] if label.position == "start" else texts[-1]
+        block["text"] = label.wrap(block["text"])
+        return bool(block["text"])
+
+    def stream(self, request: dict, slots: Slots) -> StreamProtocol:
+        return MessagesStream(request, slots)
 
     def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
         message = {
@@ -265,17 +283,3 @@ class AnthropicMessages(Adapter):
             ("message_stop", {}),
         ]
         return b"".join(sse_event({"type": kind, **fields}, kind) for kind, fields in events)
-
-    def error_body(self, status: int, code: str, message: str) -> bytes:
-        etype = {
-            400: "invalid_request_error",
-            401: "authentication_error",
-            403: "permission_error",
-            404: "not_found_error",
-            413: "request_too_large",
-            429: "rate_limit_error",
-            529: "overloaded_error",
-        }.get(status, "api_error")
-        return orjson.dumps(
-            {"type": "error", "error": {"type": etype, "code": code, "message": message}}
-        )

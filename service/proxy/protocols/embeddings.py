@@ -1,23 +1,19 @@
-"""OpenAI Embeddings (`POST /v1/embeddings`): the input is screened; vectors pass as they are."""
+"""OpenAI Embeddings (`POST /v1/embeddings`): the input is screened; vectors carry no text."""
 
 from __future__ import annotations
 
-from ..screen import Screen
-from .base import Adapter, TextRef, add_text_or_texts
+from .base import Adapter, expect
 
 __all__ = ["Embeddings"]
 
 
 class Embeddings(Adapter):
     name = "embeddings"
+    output = "vectors"
+
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "input", str, list)
 
     def is_stream(self, body: dict) -> bool:
         return False
-
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        add_text_or_texts(refs, body, "input")
-        return refs
-
-    def screen_response(self, body: object, screen: Screen) -> None:
-        """Embeddings carry no text back: nothing to screen or label."""

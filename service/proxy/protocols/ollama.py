@@ -1,112 +1,161 @@
-"""Ollama native API: `POST /api/chat` and `POST /api/generate`, NDJSON streams.
+"""Ollama native API: `POST /api/chat`, `/api/generate` (NDJSON streams) and `/api/embed`.
 
-Slots: the `message.content` (chat) or `response` (generate) of every line; `thinking` is
-passed through. Tool calls arrive whole, so their argument strings are screened as whole texts.
-The final line (`"done": true`) releases what is held; a block ends with a final line
-`"done": true, "done_reason": "content_filter"`. Ollama streams unless `"stream": false`.
+Slots: ``message.content`` (chat) or ``response`` (generate), the label slot, and
+``thinking``; tool calls arrive whole and are screened whole. The final line (``"done":
+true``) is the terminal event; what is still held goes out in a line just before it. A block
+ends with a final line ``"done": true, "done_reason": "content_filter"``. Ollama streams
+unless ``"stream": false``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from ..framing import Frame, ndjson_line
-from ..screen import Screen
-from .base import Adapter, StreamTranslator, TextRef, add_text, iter_dicts, walk_strings
+from ..framing import ndjson_line
+from ..labels import TextLabel
+from ..slots import Slots
+from ..stream import Event, Field, StreamProtocol, Unparseable, put_path
+from .base import Adapter, expect, list_of_dicts
 
-__all__ = ["OllamaChat", "OllamaGenerate"]
+__all__ = ["OllamaChat", "OllamaEmbed", "OllamaGenerate"]
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-class OllamaTranslator(StreamTranslator):
+class OllamaStream(StreamProtocol):
     framing = "ndjson"
 
-    def __init__(self, request: dict, screen: Screen, chat: bool) -> None:
-        super().__init__(request, screen)
+    def __init__(self, request: dict, slots: Slots, chat: bool) -> None:
+        super().__init__(request, slots)
         self.chat = chat
         self.model = request.get("model", "")
+        self.text = ("message", "content") if chat else ("response",)
+        self.thinking = ("message", "thinking") if chat else ("thinking",)
 
-    def _text_holder(self, obj: dict) -> tuple[dict, str] | None:
+    def check(self, event: Event) -> None:
+        obj = event.obj
+        holder = obj
+        if self.chat and "message" in obj:
+            holder = obj["message"]
+            if not isinstance(holder, dict):
+                raise Unparseable("a line whose message is not an object")
+        for field in ("content", "response", "thinking"):
+            value = holder.get(field)
+            if value is not None and not isinstance(value, str):
+                raise Unparseable(f"a line whose {field} is not a string")
+        if not isinstance(obj.get("done", False), bool):
+            raise Unparseable("a line whose done is not a boolean")
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        if a.get("done") is not False or b.get("done") is not False or a.keys() != b.keys():
+            return False
+        if not a.keys() <= {"model", "created_at", "message", "response", "done"}:
+            return False
         if self.chat:
-            msg = obj.get("message")
-            return (msg, "content") if isinstance(msg, dict) else None
-        return obj, "response"
+            ma, mb = a.get("message"), b.get("message")
+            if not isinstance(ma, dict) or not isinstance(mb, dict):
+                return False
+            if ma.keys() != {"role", "content"} or mb.keys() != ma.keys():
+                return False
+            if not isinstance(ma["content"], str) or not isinstance(mb["content"], str):
+                return False
+            ma["content"] += mb["content"]
+            return True
+        if not isinstance(a.get("response"), str) or not isinstance(b.get("response"), str):
+            return False
+        a["response"] += b["response"]
+        return True
 
-    def on_frame(self, frame: Frame, out: list[bytes]) -> None:
-        obj = self.load(frame)
-        if not isinstance(obj, dict) or "error" in obj:
-            out.append(frame.raw)
+    def classify(self, event: Event, path: tuple) -> Field:
+        if path == self.text:
+            return Field(path, display=True, label=True)
+        if path == self.thinking:
+            return Field(path, display=True)
+        return Field(None)
+
+    def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
+        obj = event.obj
+        self.deltas += 1
+        notice = self.slots.owed.pop("*", None)
+        if notice:
+            put_path(obj, self.text, "")
+            _prepend(obj, self.text, notice)
+        if "error" in obj or obj.get("done"):
             return
-        holder = self._text_holder(obj)
-        modified = False
-        if holder is not None:
-            container, field = holder
-            value = container.get(field)
-            if isinstance(value, str) and value:
-                text = self.screen.feed("text", value, labeled=True)
-                if text is None:
-                    return
-                if text != value:
-                    container[field] = text
-                    modified = True
-            if self.chat:
-                for call in iter_dicts(container.get("tool_calls")):
-                    refs: list[TextRef] = []
-                    walk_strings(call.get("function"), refs)
-                    for c, k in refs:
-                        text = self.screen.text(c[k])
-                        if text is None:
-                            return
-                        if text != c[k]:
-                            c[k] = text
-                            modified = True
-        if obj.get("done") is True:
-            rest = self.screen.flush("text")
-            if rest is None:
-                return
-            if rest:
-                if holder is None:
-                    obj["message"] = {"role": "assistant", "content": ""}
-                    holder = (obj["message"], "content")
-                container, field = holder
-                container[field] = (container.get(field) or "") + rest
-                modified = True
-            self.done = True
-        out.append(ndjson_line(obj) if modified else frame.raw)
+        texts = [_get(obj, self.text), _get(obj, self.thinking)]
+        holder = obj.get("message") if self.chat else obj
+        if not any(texts) and not (isinstance(holder, dict) and holder.get("tool_calls")):
+            if any(t == "" for t in texts):
+                event.drop = True
 
-    def on_end(self, out: list[bytes]) -> None:
-        rest = self.screen.flush("text")
-        if rest:
-            out.append(ndjson_line(self._line(rest, done=False)))
+    def is_terminal(self, event: Event) -> bool:
+        return event.obj.get("done") is True
 
-    def _line(self, text: str, *, done: bool, reason: str | None = None) -> dict:
+    def _line(self, done: bool, reason: str | None = None) -> dict:
         line: dict[str, Any] = {"model": self.model, "created_at": _now()}
         if self.chat:
-            line["message"] = {"role": "assistant", "content": text}
+            line["message"] = {"role": "assistant", "content": ""}
         else:
-            line["response"] = text
+            line["response"] = ""
         line["done"] = done
         if reason:
             line["done_reason"] = reason
         return line
 
-    def blocked_tail(self) -> bytes:
-        return ndjson_line(self._line("", done=True, reason="content_filter"))
+    def flush_all(self, out: list[bytes]) -> None:
+        line = self._line(False)
+        rests = self.slots.flush_scope("*")
+        if self.slots.all_blocked:
+            return
+        for key, rest in rests:
+            put_path(line, key, rest)
+        tail = self.slots.end_notice("*")
+        if tail:
+            put_path(line, self.text, tail)
+        if rests or tail:
+            out.append(ndjson_line(line))
+
+    def block_tail(self, out: list[bytes]) -> None:
+        tail = self.slots.end_notice("*")
+        if tail:
+            line = self._line(False)
+            put_path(line, self.text, tail)
+            out.append(ndjson_line(line))
+        out.append(ndjson_line(self._line(True, "content_filter")))
 
     def error_tail(self, code: str, message: str) -> bytes:
         return ndjson_line({"error": message, "code": code})
 
 
+def _get(obj: dict, path: tuple) -> Any:
+    for step in path:
+        obj = obj.get(step) if isinstance(obj, dict) else None
+    return obj
+
+
+def _prepend(obj: dict, path: tuple, text: str) -> None:
+    for step in path[:-1]:
+        obj = obj[step]
+    obj[path[-1]] = text + (obj.get(path[-1]) or "")
+
+
 class _Ollama(Adapter):
+    family = "ollama"
     framing = "ndjson"
     stream_media_type = "application/x-ndjson"
-    chat = True
+    takes_media = True  # images
+    chat: ClassVar[bool] = True
+
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "format", str, dict)
+        expect(body, "options", dict)
 
     def is_stream(self, body: dict) -> bool:
         return body.get("stream") is not False
@@ -114,14 +163,32 @@ class _Ollama(Adapter):
     def labelable(self, body: dict) -> bool:
         return not body.get("format")  # "json" or a JSON schema
 
-    def error_body(self, status: int, code: str, message: str) -> bytes:
-        return orjson.dumps({"error": message, "code": code})
-
     def response_id(self, body: Any) -> str | None:
         return None
 
-    def translator(self, request: dict, screen: Screen) -> StreamTranslator:
-        return OllamaTranslator(request, screen, self.chat)
+    def answer_ok(self, body: Any) -> bool:
+        if not isinstance(body, dict):
+            return False
+        if self.chat:
+            return isinstance(body.get("message"), dict) or bool(body.get("error"))
+        return isinstance(body.get("response"), str) or bool(body.get("error"))
+
+    def block(self, body: dict, scope: Any) -> None:
+        if self.chat:
+            body["message"] = {"role": "assistant", "content": ""}
+        else:
+            body["response"] = ""
+        body["done_reason"] = "content_filter"
+
+    def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
+        holder, field = (body.get("message"), "content") if self.chat else (body, "response")
+        if isinstance(holder, dict) and isinstance(holder.get(field), str) and holder[field]:
+            holder[field] = label.wrap(holder[field])
+            return True
+        return False
+
+    def stream(self, request: dict, slots: Slots) -> StreamProtocol:
+        return OllamaStream(request, slots, self.chat)
 
     def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
         model = request.get("model") or ""
@@ -145,49 +212,38 @@ class _Ollama(Adapter):
 class OllamaChat(_Ollama):
     name = "ollama_chat"
 
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        for msg in iter_dicts(body.get("messages")):
-            add_text(refs, msg, "content")
-            for call in iter_dicts(msg.get("tool_calls")):
-                walk_strings(call.get("function"), refs)
-        return refs
-
-    def screen_response(self, body: Any, screen: Screen) -> None:
-        msg = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(msg, dict):
-            return
-        if isinstance(msg.get("content"), str):
-            msg["content"] = screen.text(msg["content"])
-        for call in iter_dicts(msg.get("tool_calls")):
-            refs: list[TextRef] = []
-            walk_strings(call.get("function"), refs)
-            for c, k in refs:
-                c[k] = screen.text(c[k])
-        if screen.blocked:
-            body["message"] = {"role": "assistant", "content": ""}
-            body["done_reason"] = "content_filter"
-        elif isinstance(msg.get("content"), str):
-            msg["content"] = screen.label_whole(msg["content"])
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        for i, msg in enumerate(list_of_dicts(body, "messages")):
+            expect(msg, "role", str, where=f"messages[{i}].")
+            expect(msg, "content", str, where=f"messages[{i}].")
+            list_of_dicts(msg, "tool_calls", f"messages[{i}].")
 
 
 class OllamaGenerate(_Ollama):
     name = "ollama_generate"
     chat = False
 
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        add_text(refs, body, "prompt")
-        add_text(refs, body, "system")
-        add_text(refs, body, "suffix")
-        return refs
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        for key in ("prompt", "system", "suffix", "template"):
+            expect(body, key, str)
 
-    def screen_response(self, body: Any, screen: Screen) -> None:
-        if not isinstance(body, dict) or not isinstance(body.get("response"), str):
-            return
-        body["response"] = screen.text(body["response"])
-        if screen.blocked:
-            body["response"] = ""
-            body["done_reason"] = "content_filter"
-        else:
-            body["response"] = screen.label_whole(body["response"])
+
+class OllamaEmbed(Adapter):
+    """`/api/embed` (``input``: a string or a list) and the older `/api/embeddings`."""
+
+    name = "ollama_embed"
+    family = "ollama"
+    output = "vectors"
+
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "input", str, list)
+        expect(body, "prompt", str)
+
+    def is_stream(self, body: dict) -> bool:
+        return False
+
+    def response_id(self, body: Any) -> str | None:
+        return None

@@ -1,25 +1,31 @@
 """OpenAI Chat Completions (`POST /v1/chat/completions`), streaming and not.
 
-Slots: per choice the `content`, `refusal` and `reasoning_content` deltas, and per (choice,
-tool-call index) the concatenated function `arguments`. A blocked stream ends with
-`finish_reason: "content_filter"` for each open choice, the usage chunk when the caller asked
-for `stream_options.include_usage`, and `data: [DONE]`.
+Scopes are choices: with ``n > 1`` a block ends only its own choice (``finish_reason:
+"content_filter"``), the others go on; the upstream is cut once no choice is left. Every
+string field of every delta is a slot of its own (by JSON path): ``content`` carries the
+label, ``refusal``/``reasoning``/``reasoning_content`` are displayed text, tool-call and
+legacy ``function_call`` arguments are JSON (decoded while they stream). Token log-probs are
+dropped (``logprobs: null``): they repeat the text token by token.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 import orjson
 
-from ..framing import Frame, sse_event
-from ..screen import Screen
-from .base import Adapter, StreamTranslator, TextRef, add_text, content_parts, iter_dicts
+from ..decisions import ALL
+from ..framing import sse_event
+from ..labels import TextLabel
+from ..slots import Slots
+from ..stream import Event, Field, StreamProtocol, Unparseable, put_path
+from .base import Adapter, expect, iter_dicts, list_of_dicts
 
-__all__ = ["OpenAIChat", "ChatTranslator"]
+__all__ = ["ChoicesStream", "OpenAIChat", "choice_scope"]
 
-_TEXT_FIELDS = ("content", "refusal", "reasoning_content")
+_DISPLAY = frozenset({"content", "refusal", "reasoning", "reasoning_content"})
 _DONE = b"data: [DONE]\n\n"
 
 
@@ -28,174 +34,247 @@ def wants_json(body: dict) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
 
 
-class ChatTranslator(StreamTranslator):
+_PLAIN_TOP = frozenset(
+    {
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "service_tier",
+        "choices",
+        "usage",
+        "obfuscation",
+    }
+)
+_PLAIN_CHOICE = frozenset({"index", "delta", "text", "logprobs", "finish_reason"})
+
+
+def plain_choice(obj: dict | None) -> dict | None:
+    """The one choice of a chunk that only carries text of that choice, else None."""
+    if obj is None or obj.get("usage") is not None or not obj.keys() <= _PLAIN_TOP:
+        return None
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if (
+        not choice.keys() <= _PLAIN_CHOICE
+        or choice.get("finish_reason") is not None
+        or choice.get("logprobs") is not None
+    ):
+        return None
+    return choice
+
+
+def choice_scope(path: tuple) -> Hashable:
+    if len(path) > 1 and path[0] == "choices" and isinstance(path[1], int):
+        return path[1]
+    return ALL
+
+
+def _str_or_none(container: dict, key: str, where: str) -> None:
+    value = container.get(key)
+    if value is not None and not isinstance(value, str):
+        raise Unparseable(f"a chunk whose {where}{key} is {type(value).__name__}")
+
+
+class ChoicesStream(StreamProtocol):
+    """Chat and legacy completions chunks: choices interleaved by index."""
+
+    sentinel = b"[DONE]"
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": None}
     object_name: ClassVar[str] = "chat.completion.chunk"
 
-    def __init__(self, request: dict, screen: Screen) -> None:
-        super().__init__(request, screen)
+    def __init__(self, request: dict, slots: Slots) -> None:
+        super().__init__(request, slots)
         opts = request.get("stream_options")
         self.include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
+        n = request.get("n")
+        self.n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
         self.template: dict[str, Any] = {}
-        self.choices: dict[int, set] = {}  # choice index -> slot keys
+        self.seen: set[int] = set()
         self.finished: set[int] = set()
-        self.deltas = 0
         self.usage: Any = None
+        self.json_mode = wants_json(request)
+        self._fields: dict[tuple, Field] = {}  # a path's treatment never changes in a stream
 
-    # -- per choice text -------------------------------------------------------------------
-    #
-    # All frames of one network read are screened together: the texts of one slot in that
-    # read are fed to its scanner in one call, the released text goes into the slot's last
-    # frame of the read and its earlier frames carry "". The client receives the same bytes
-    # at the same moment, with a fraction of the scanner calls under load.
+    # -- parsing ------------------------------------------------------------------------------
 
-    def text_refs(self, choice: dict, index: int) -> list[tuple[Any, dict, str, bool]]:
-        """(slot key, container, field, labeled) of every text in one choice delta."""
+    def check(self, event: Event) -> None:
+        obj = event.obj
+        if obj is None:
+            return
+        choices = obj.get("choices")
+        if choices is None:
+            return
+        if not isinstance(choices, list):
+            raise Unparseable("a chunk whose choices is not a list")
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise Unparseable("a chunk whose choice is not an object")
+            index = choice.get("index", 0)
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                raise Unparseable("a chunk whose choice index is not an integer")
+            self.check_choice(choice)
+
+    def check_choice(self, choice: dict) -> None:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
-            return []
-        refs = []
-        for field in _TEXT_FIELDS:
-            value = delta.get(field)
-            if isinstance(value, str) and value:
-                refs.append(((index, field), delta, field, field == "content"))
-        for call in iter_dicts(delta.get("tool_calls")):
-            fn = call.get("function")
-            args = fn.get("arguments") if isinstance(fn, dict) else None
-            if isinstance(args, str) and args:
-                refs.append(((index, "tool", call.get("index", 0)), fn, "arguments", False))
-        return refs
+            raise Unparseable("a chunk whose choice has no delta object")
+        for key, value in delta.items():
+            if key in _DISPLAY and value is not None and value.__class__ is not str:
+                raise Unparseable(f"a chunk whose delta.{key} is {type(value).__name__}")
+        calls = delta.get("tool_calls")
+        if calls is not None:
+            if not isinstance(calls, list):
+                raise Unparseable("a chunk whose tool_calls is not a list")
+            for call in calls:
+                if not isinstance(call, dict):
+                    raise Unparseable("a chunk whose tool call is not an object")
+                fn = call.get("function")
+                if fn is not None and not isinstance(fn, dict):
+                    raise Unparseable("a chunk whose tool call function is not an object")
+                if fn:
+                    _str_or_none(fn, "arguments", "function.")
+                    _str_or_none(fn, "name", "function.")
+        fc = delta.get("function_call")
+        if fc is not None:
+            if not isinstance(fc, dict):
+                raise Unparseable("a chunk whose function_call is not an object")
+            _str_or_none(fc, "arguments", "function_call.")
 
-    def _flush_choice(self, choice: dict, index: int) -> bool:
-        """Release what a finished choice still holds into its final delta."""
-        modified = False
+    # -- screening ----------------------------------------------------------------------------
+
+    def scope_of(self, path: tuple) -> Hashable:
+        return choice_scope(path)
+
+    def classify(self, event: Event, path: tuple) -> Field:
+        field = self._fields.get(path)
+        if field is None:
+            field = self._fields[path] = self._classify(path)
+        return field
+
+    def _classify(self, path: tuple) -> Field:
+        if path[0] == "error":
+            return Field(None)  # an upstream error object: screened whole, relayed at once
+        scope = choice_scope(path)
+        if scope == ALL or len(path) < 4 or path[2] != "delta":
+            return Field(path, scope)  # a vendor field, streamed like a delta (it may be one)
+        field = path[-1]
+        if path[2] == "delta":
+            if len(path) == 4 and field in _DISPLAY:
+                label = field == "content"
+                return Field(path, scope, display=True, label=label, json=label and self.json_mode)
+            if field == "arguments":
+                return Field(path, scope, json=True)
+            if field == "name" and path[-2] == "function":
+                return Field(None, scope)  # names arrive whole
+        return Field(path, scope)
+
+    def before(self, event: Event) -> None:
+        obj = event.obj
+        if obj is None:
+            return
+        if not self.template:
+            self.template = {k: obj[k] for k in ("id", "created", "model") if k in obj}
+            rid = obj.get("id")
+            self.response_id = rid if isinstance(rid, str) else None
+        if obj.get("usage"):
+            self.usage = obj["usage"]
+
+    def is_terminal(self, event: Event) -> bool:
+        return event.sentinel is not None
+
+    def merge(self, last: Event, event: Event) -> bool:
+        a = last.plain if last.plain is not False else plain_choice(last.obj)
+        last.plain = a
+        if a is None:
+            return False
+        b = event.plain = plain_choice(event.obj)
+        if a is None or b is None or a.get("index") != b.get("index"):
+            return False
+        da, db = a.get("delta"), b.get("delta")
+        if (
+            not isinstance(da, dict)
+            or not isinstance(db, dict)
+            or len(da) != 1
+            or da.keys() != db.keys()
+        ):
+            return False
+        (field,) = da
+        if (
+            field not in _DISPLAY
+            or not isinstance(da[field], str)
+            or not isinstance(db[field], str)
+        ):
+            return False
+        da[field] += db[field]
+        return True
+
+    def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
+        obj = event.obj
+        choices = obj.get("choices")
+        if not choices:
+            return
+        kept = []
+        for choice in choices:
+            index = choice.get("index", 0)
+            if index in blocked_before or index in self.finished:
+                continue  # a choice already ended: nothing more of it is sent
+            self.seen.add(index)
+            self.deltas += 1
+            if self.slots.blocked(index):
+                choice["finish_reason"] = None  # end_scope sends content_filter next
+            notice = self.slots.owed.pop(index, None)
+            if notice:
+                self.add_text(choice, notice, front=True)
+            if choice.get("finish_reason"):
+                for key, rest in self.slots.flush_scope(index):
+                    put_path(obj, key, rest)
+                if self.slots.blocked(index):
+                    choice["finish_reason"] = None
+                else:
+                    tail = self.slots.end_notice(index)
+                    if tail:
+                        self.add_text(choice, tail)
+                    self.finished.add(index)
+            if self.keep(choice):
+                kept.append(choice)
+        obj["choices"] = kept
+        if not kept and not obj.get("usage"):
+            event.drop = True
+
+    def add_text(self, choice: dict, text: str, front: bool = False) -> None:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             delta = choice["delta"] = {}
-        for key in sorted(self.choices.get(index, ()), key=repr):
-            rest = self.screen.flush(key)
-            if rest is None:
-                return False
-            if not rest:
-                continue
-            modified = True
-            if key[1] == "tool":
-                calls = delta.get("tool_calls")
-                if not isinstance(calls, list):
-                    calls = delta["tool_calls"] = []
-                for call in iter_dicts(calls):
-                    if call.get("index", 0) == key[2]:
-                        fn = call.setdefault("function", {})
-                        fn["arguments"] = (fn.get("arguments") or "") + rest
-                        break
-                else:
-                    calls.append({"index": key[2], "function": {"arguments": rest}})
-            else:
-                delta[key[1]] = (delta.get(key[1]) or "") + rest
-        self.finished.add(index)
-        return modified
+        old = delta.get("content") or ""
+        delta["content"] = text + old if front else old + text
 
-    def flush_into(self, choice: dict, index: int) -> bool:
-        return self._flush_choice(choice, index)
-
-    # -- frames ----------------------------------------------------------------------------
-
-    def _frames(self, frames: list[Frame]) -> bytes:
-        items: list[list] = []  # [raw bytes | None, obj | None, modified, pending refs]
-        pending: dict[Any, list] = {}  # slot key -> [(item, container, field)], texts, labeled
-
-        def commit(keys: list) -> bool:
-            for key in keys:
-                refs, texts, labeled = pending.pop(key)
-                released = self.screen.feed(key, "".join(texts), labeled=labeled)
-                if released is None:
-                    # keep the safe text before the blocking term, in the slot's first frame
-                    item, container, field = refs[0]
-                    container[field] = self.screen.safe_before_block
-                    item[2] = True
-                    item[3] -= 1
-                    return False
-                last = len(refs) - 1
-                for n, (item, container, field) in enumerate(refs):
-                    value = released if n == last else ""
-                    if container[field] != value:
-                        container[field] = value
-                        item[2] = True
-                    item[3] -= 1
+    def keep(self, choice: dict) -> bool:
+        """Prune what hold-back emptied; False when nothing of the choice is left to send."""
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
             return True
+        if "" in delta.values() and "role" not in delta:
+            for key in _DISPLAY:
+                if delta.get(key) == "":
+                    del delta[key]
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            calls[:] = [c for c in calls if _call_left(c)]
+            if not calls:
+                del delta["tool_calls"]
+        fc = delta.get("function_call")
+        if isinstance(fc, dict) and fc.get("arguments") == "" and "name" not in fc:
+            del delta["function_call"]
+        return bool(delta) or choice.get("finish_reason") is not None
 
-        def emit(upto: int | None = None) -> bytes:
-            out = []
-            for raw, obj, modified, _ in items[:upto]:
-                out.append(sse_event(obj) if modified else raw)
-            return b"".join(out)
+    # -- endings ------------------------------------------------------------------------------
 
-        def blocked() -> bytes:
-            self.done = True
-            cut = next((n for n, item in enumerate(items) if item[3]), len(items))
-            return emit(cut) + self.blocked_tail()
-
-        for frame in frames:
-            self.frames_in += 1
-            if frame.data == b"[DONE]":
-                if not commit(list(pending)):
-                    return blocked()
-                tail: list[bytes] = []
-                self._flush_open(tail)
-                if self.screen.blocked:
-                    return blocked()
-                items.extend([b, None, False, 0] for b in tail)
-                items.append([frame.raw, None, False, 0])
-                self.done = True
-                break
-            obj = self.load(frame)
-            if not isinstance(obj, dict) or "error" in obj:
-                items.append([frame.raw, None, False, 0])  # pings, upstream errors, unknown
-                continue
-            if not self.template:
-                self.template = {k: obj[k] for k in ("id", "created", "model") if k in obj}
-                rid = obj.get("id")
-                self.response_id = rid if isinstance(rid, str) else None
-            if obj.get("usage"):
-                self.usage = obj["usage"]
-            choices = obj.get("choices")
-            item = [frame.raw, obj, False, 0]
-            items.append(item)
-            if not isinstance(choices, list) or not choices:
-                continue
-            for choice in iter_dicts(choices):
-                index = choice.get("index", 0)
-                keys = self.choices.setdefault(index, set())
-                self.deltas += 1
-                for key, container, field, labeled in self.text_refs(choice, index):
-                    keys.add(key)
-                    slot = pending.setdefault(key, [[], [], labeled])
-                    slot[0].append((item, container, field))
-                    slot[1].append(container[field])
-                    item[3] += 1
-                if choice.get("finish_reason"):
-                    if not commit([k for k in pending if k[0] == index]):
-                        return blocked()
-                    if self.flush_into(choice, index):
-                        item[2] = True
-                    if self.screen.blocked:
-                        return blocked()
-        if not commit(list(pending)):
-            return blocked()
-        return emit()
-
-    def _flush_open(self, out: list[bytes]) -> None:
-        for index in sorted(set(self.choices) - self.finished):
-            choice: dict[str, Any] = {"index": index, "delta": {}, "finish_reason": None}
-            if self.flush_into(choice, index):
-                out.append(sse_event(self._chunk([choice])))
-            if self.screen.blocked:
-                return
-
-    def on_end(self, out: list[bytes]) -> None:
-        self._flush_open(out)
-
-    def _chunk(self, choices: list) -> dict:
-        chunk = {
+    def chunk(self, choices: list) -> dict:
+        out = {
             "id": self.template.get("id", "chatcmpl-aigc"),
             "object": self.object_name,
             "created": self.template.get("created", int(time.time())),
@@ -203,82 +282,157 @@ class ChatTranslator(StreamTranslator):
             "choices": choices,
         }
         if self.include_usage:
-            chunk["usage"] = None
-        return chunk
+            out["usage"] = None
+        return out
 
-    def stop_choice(self, index: int) -> dict:
-        return {"index": index, "delta": {}, "logprobs": None, "finish_reason": "content_filter"}
+    def empty_choice(self, index: int, finish: str | None) -> dict:
+        return {"index": index, "delta": {}, "logprobs": None, "finish_reason": finish}
 
-    def blocked_tail(self) -> bytes:
-        out = []
-        for index in sorted(set(self.choices or {0: None}) - self.finished):
-            out.append(sse_event(self._chunk([self.stop_choice(index)])))
+    def flush_all(self, out: list[bytes]) -> None:
+        for index in sorted(self.seen - self.finished):
+            if self.slots.blocked(index):
+                continue
+            rests = self.slots.flush_scope(index)
+            if self.slots.blocked(index):
+                self.end_scope(index, out)
+                continue
+            tail = self.slots.end_notice(index)
+            if rests or tail:
+                chunk = self.chunk([self.empty_choice(index, None)])
+                for key, rest in rests:
+                    put_path(chunk, key, rest)
+                if tail:
+                    self.add_text(chunk["choices"][0], tail)
+                out.append(sse_event(chunk))
+        rests = self.slots.flush_scope(ALL)
+        if rests and not self.slots.all_blocked:
+            chunk = self.chunk([])
+            for key, rest in rests:
+                put_path(chunk, key, rest)
+            out.append(sse_event(chunk))
+
+    def end_scope(self, scope: Hashable, out: list[bytes]) -> None:
+        if scope == ALL or scope in self.finished:
+            return
+        self.finished.add(scope)
+        choice = self.empty_choice(scope, "content_filter")
+        tail = self.slots.end_notice(scope)
+        if tail:
+            self.add_text(choice, tail)
+        out.append(sse_event(self.chunk([choice])))
+
+    def scopes_open(self) -> bool:
+        if self.slots.all_blocked:
+            return False
+        count = max(self.n, max(self.seen, default=-1) + 1)
+        return any(not self.slots.blocked(i) for i in range(count))
+
+    def block_tail(self, out: list[bytes]) -> None:
+        for index in sorted((self.seen | set(range(self.n))) - self.finished):
+            self.end_scope(index, out)
         if self.include_usage:
             usage = self.usage or {
                 "prompt_tokens": 0,
                 "completion_tokens": self.deltas,
                 "total_tokens": self.deltas,
             }
-            chunk = self._chunk([])
+            chunk = self.chunk([])
             chunk["usage"] = usage
             out.append(sse_event(chunk))
         out.append(_DONE)
-        return b"".join(out)
 
     def error_tail(self, code: str, message: str) -> bytes:
         err = {"error": {"message": message, "type": "api_error", "param": None, "code": code}}
         return sse_event(err)
 
 
+def _call_left(call: Any) -> bool:
+    """A tool-call delta still carries something once emptied arguments are removed."""
+    if not isinstance(call, dict):
+        return True
+    fn = call.get("function")
+    if isinstance(fn, dict):
+        if fn.get("arguments") == "":
+            del fn["arguments"]
+        if not fn:
+            del call["function"]
+    return any(k != "index" for k in call)
+
+
 class OpenAIChat(Adapter):
     name = "openai_chat"
+    takes_media = True  # image and audio parts
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": None}
 
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        for msg in iter_dicts(body.get("messages")):
-            content_parts(msg, "content", refs, ("text", "input_text"))
-            add_text(refs, msg, "refusal")
-            for call in iter_dicts(msg.get("tool_calls")):
-                fn = call.get("function")
-                if isinstance(fn, dict):
-                    add_text(refs, fn, "arguments")
-        return refs
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "n", int)
+        expect(body, "stream_options", dict)
+        expect(body, "response_format", dict, str)
+        list_of_dicts(body, "tools")
+        for i, msg in enumerate(list_of_dicts(body, "messages")):
+            where = f"messages[{i}]."
+            expect(msg, "role", str, where=where)
+            expect(msg, "name", str, where=where)
+            expect(msg, "refusal", str, where=where)
+            content = expect(msg, "content", str, list, where=where)
+            if isinstance(content, list):
+                for j, part in enumerate(list_of_dicts(msg, "content", where)):
+                    expect(part, "type", str, where=f"{where}content[{j}].")
+                    expect(part, "text", str, where=f"{where}content[{j}].")
+            for j, call in enumerate(list_of_dicts(msg, "tool_calls", where)):
+                fn = expect(call, "function", dict, where=f"{where}tool_calls[{j}].")
+                if fn:
+                    expect(fn, "arguments", str, where=f"{where}tool_calls[{j}].function.")
+            fc = expect(msg, "function_call", dict, where=where)
+            if fc:
+                expect(fc, "arguments", str, where=f"{where}function_call.")
 
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
 
-    def screen_response(self, body: Any, screen: Screen) -> None:
-        choices = list(iter_dicts(body.get("choices"))) if isinstance(body, dict) else []
-        for choice in choices:
-            msg = choice.get("message")
-            if not isinstance(msg, dict):
-                continue
-            for field in _TEXT_FIELDS:
-                if isinstance(msg.get(field), str):
-                    msg[field] = screen.text(msg[field])
-            for call in iter_dicts(msg.get("tool_calls")):
-                fn = call.get("function")
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    fn["arguments"] = screen.text(fn["arguments"])
-        if screen.blocked:
-            for choice in choices:
-                msg = choice.get("message")
-                if isinstance(msg, dict):
-                    msg["content"] = ""
-                    msg.pop("tool_calls", None)
-                    for field in ("refusal", "reasoning_content"):
-                        if field in msg:
-                            msg[field] = None
-                choice["finish_reason"] = "content_filter"
-            return
-        if screen.label is not None:
-            for choice in choices:
-                msg = choice.get("message")
-                if isinstance(msg, dict) and isinstance(msg.get("content"), str):
-                    msg["content"] = screen.label_whole(msg["content"])
+    # -- whole answers ------------------------------------------------------------------------
 
-    def translator(self, request: dict, screen: Screen) -> StreamTranslator:
-        return ChatTranslator(request, screen)
+    def scope_of(self, path: tuple) -> Hashable:
+        return choice_scope(path)
+
+    def answer_ok(self, body: Any) -> bool:
+        if not isinstance(body, dict):
+            return False
+        choices = body.get("choices")
+        if choices is None:
+            return bool(body.get("error"))
+        return isinstance(choices, list) and all(
+            isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices
+        )
+
+    def block(self, body: dict, scope: Hashable) -> None:
+        for choice in iter_dicts(body.get("choices")):
+            if scope != ALL and choice.get("index", 0) != scope:
+                continue
+            msg = choice.get("message")
+            if isinstance(msg, dict):
+                msg["content"] = ""
+                for key in ("tool_calls", "function_call", "audio"):
+                    msg.pop(key, None)
+                for key in ("refusal", "reasoning", "reasoning_content"):
+                    if key in msg:
+                        msg[key] = None
+            choice["finish_reason"] = "content_filter"
+
+    def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
+        placed = False
+        for choice in iter_dicts(body.get("choices")):
+            msg = choice.get("message")
+            if choice.get("index", 0) in blocked or not isinstance(msg, dict):
+                continue
+            if isinstance(msg.get("content"), str) and msg["content"]:
+                msg["content"] = label.wrap(msg["content"])
+                placed = True
+        return placed
+
+    def stream(self, request: dict, slots: Slots) -> StreamProtocol:
+        return ChoicesStream(request, slots)
 
     def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
         head = {

@@ -1,49 +1,55 @@
 """OpenAI Responses API (`POST /v1/responses`), streaming and not.
 
-Slots: per (output_index, content_index) the `output_text` and `refusal` deltas, and per
-output_index the function-call `arguments`. Because the gateway may hold text back and insert
-the released rest as an extra delta, every event's `sequence_number` is renumbered; events not
-rewritten keep their bytes while the numbering still agrees. The `*.done` events, the finished
-items and `response.completed` carry exactly the text that was streamed. A block ends with
-`response.incomplete`, `incomplete_details.reason: "content_filter"`.
+Every ``*.delta`` event is a slot (output text, refusal, function-call arguments decoded as
+JSON, reasoning summaries, any future delta type), keyed by its type and its output/content/
+summary index; every other event is screened whole. Snapshots (``*.done``, finished items,
+``response.completed``) are rewritten to exactly the text that was streamed. Events are
+renumbered (``sequence_number`` stays consecutive). A block ends with ``response.incomplete``,
+``incomplete_details.reason: "content_filter"``.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, ClassVar
 
 import orjson
 
-from ..framing import Frame, sse_event
-from ..screen import Screen
-from .base import Adapter, StreamTranslator, TextRef, add_text, content_parts, iter_dicts
+from ..framing import sse_event
+from ..labels import TextLabel
+from ..slots import Slots
+from ..stream import Event, Field, StreamProtocol, Unparseable
+from .base import Adapter, expect, iter_dicts, list_of_dicts
 
 __all__ = ["OpenAIResponses"]
 
-# event type -> (slot kind, field carrying the delta)
-_DELTAS = {
-    "response.output_text.delta": ("t", "delta"),
-    "response.refusal.delta": ("r", "delta"),
-    "response.function_call_arguments.delta": ("f", "delta"),
+_TEXT = "response.output_text.delta"
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_JSON_DELTAS = frozenset(
+    {"response.function_call_arguments.delta", "response.mcp_call_arguments.delta"}
+)
+_DONE_FIELDS = ("text", "refusal", "arguments", "transcript", "input")
+_PLAIN_DELTA = frozenset(
+    {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "summary_index",
+        "delta",
+        "logprobs",
+        "obfuscation",
+    }
+)
+# item part -> the delta type that streamed it
+_PART_DELTA = {
+    "output_text": ("response.output_text.delta", "text"),
+    "refusal": ("response.refusal.delta", "refusal"),
+    "reasoning_text": ("response.reasoning_text.delta", "text"),
 }
-_DONES = {
-    "response.output_text.done": ("t", "text", "response.output_text.delta"),
-    "response.refusal.done": ("r", "refusal", "response.refusal.delta"),
-    "response.function_call_arguments.done": (
-        "f",
-        "arguments",
-        "response.function_call_arguments.delta",
-    ),
-}
-_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
-
-
-def _key(kind: str, obj: dict) -> tuple:
-    if kind == "f":
-        return ("f", obj.get("output_index", 0))
-    return (kind, obj.get("output_index", 0), obj.get("content_index", 0))
 
 
 def wants_json(body: dict) -> bool:
@@ -52,181 +58,298 @@ def wants_json(body: dict) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
 
 
-class ResponsesTranslator(StreamTranslator):
-    def __init__(self, request: dict, screen: Screen) -> None:
-        super().__init__(request, screen)
+def _key(kind: str, obj: dict) -> tuple:
+    return (
+        kind,
+        obj.get("output_index", 0),
+        obj.get("content_index", obj.get("summary_index", 0)),
+    )
+
+
+class ResponsesStream(StreamProtocol):
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": []}
+
+    def __init__(self, request: dict, slots: Slots) -> None:
+        super().__init__(request, slots)
         self.seq = 0
         self.response: dict[str, Any] = {}
         self.items: dict[int, dict] = {}
+        self.claimed: set[tuple] = set()
+        self.json_mode = wants_json(request)
 
-    def _emit(self, obj: dict, frame: Frame | None, modified: bool, out: list[bytes]) -> None:
-        if "sequence_number" in obj or frame is None:
-            if obj.get("sequence_number") != self.seq:
-                obj["sequence_number"] = self.seq
-                modified = True
-            self.seq += 1
-        if modified or frame is None:
-            out.append(sse_event(obj, obj.get("type")))
-        else:
-            out.append(frame.raw)
+    def check(self, event: Event) -> None:
+        obj = event.obj
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise Unparseable("an event without a type")
+        if kind.endswith(".delta") and not isinstance(obj.get("delta"), str | dict | None):
+            raise Unparseable(f"a {kind} whose delta is not a string")
+        for key in ("output_index", "content_index", "summary_index"):
+            value = obj.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise Unparseable(f"a {kind} whose {key} is not an integer")
 
-    def _rewrite_item(self, index: int, item: dict) -> None:
-        if item.get("type") == "message":
+    def merge(self, last: Event, event: Event) -> bool:
+        a, b = last.obj, event.obj
+        kind = a.get("type")
+        if (
+            kind != b.get("type")
+            or not isinstance(kind, str)
+            or not kind.endswith(".delta")
+            or not a.keys() <= _PLAIN_DELTA
+            or a.keys() != b.keys()
+            or any(
+                a.get(k) != b.get(k)
+                for k in ("item_id", "output_index", "content_index", "summary_index")
+            )
+            or not isinstance(a.get("delta"), str)
+            or not isinstance(b.get("delta"), str)
+        ):
+            return False
+        a["delta"] += b["delta"]
+        return True
+
+    def classify(self, event: Event, path: tuple) -> Field:
+        if path in self.claimed:
+            return Field(None, skip=True)
+        kind = event.obj.get("type", "")
+        if path == ("delta",) and kind.endswith(".delta"):
+            text = kind == _TEXT
+            return Field(
+                _key(kind, event.obj),
+                display=text,
+                label=text,
+                json=kind in _JSON_DELTAS or (text and self.json_mode),
+            )
+        return Field(None)
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def _released(self, kind: str, oi: int, ci: int) -> str | None:
+        return self.slots.released((kind, oi, ci))
+
+    def _rewrite_item(self, index: int, item: dict, path: tuple) -> None:
+        """Put the streamed text into a finished item (claiming the fields it rewrote)."""
+        itype = item.get("type")
+        if itype == "message" or itype == "reasoning":
             for ci, part in enumerate(iter_dicts(item.get("content"))):
-                kind, field = (
-                    ("t", "text") if part.get("type") == "output_text" else ("r", "refusal")
-                )
-                text = self.screen.released((kind, index, ci))
+                kind, field = _PART_DELTA.get(part.get("type"), (None, None))
+                text = self._released(kind, index, ci) if kind else None
                 if text is not None and field in part:
                     part[field] = text
-        elif item.get("type") == "function_call":
-            text = self.screen.released(("f", index))
-            if text is not None:
-                item["arguments"] = text
+                    self.claimed.add(path + ("content", ci, field))
+            for si, part in enumerate(iter_dicts(item.get("summary"))):
+                text = self._released("response.reasoning_summary_text.delta", index, si)
+                if text is not None:
+                    part["text"] = text
+                    self.claimed.add(path + ("summary", si, "text"))
+        elif itype in ("function_call", "mcp_call", "custom_tool_call"):
+            kinds = ("response.function_call_arguments.delta", "response.mcp_call_arguments.delta")
+            for kind in kinds:
+                text = self._released(kind, index, 0)
+                if text is not None and "arguments" in item:
+                    item["arguments"] = text
+                    self.claimed.add(path + ("arguments",))
 
-    def on_frame(self, frame: Frame, out: list[bytes]) -> None:
-        obj = self.load(frame)
-        if not isinstance(obj, dict):
-            out.append(frame.raw)
-            return
-        kind_type = obj.get("type")
-        modified = False
-        if kind_type in ("response.created", "response.in_progress"):
+    def before(self, event: Event) -> None:
+        obj = event.obj
+        kind = obj.get("type", "")
+        self.claimed = set()
+        if kind in ("response.created", "response.in_progress"):
             resp = obj.get("response")
             if isinstance(resp, dict):
-                self.response = resp
+                self.response = copy.deepcopy(resp)
                 rid = resp.get("id")
                 self.response_id = rid if isinstance(rid, str) else self.response_id
-        elif kind_type in _DELTAS:
-            kind, field = _DELTAS[kind_type]
-            value = obj.get(field)
-            if isinstance(value, str) and value:
-                text = self.screen.feed(_key(kind, obj), value, labeled=kind == "t")
-                if text is None:
-                    return
-                if text != value:
-                    obj[field] = text
-                    modified = True
-        elif kind_type in _DONES:
-            kind, field, delta_type = _DONES[kind_type]
-            key = _key(kind, obj)
-            rest = self.screen.flush(key)
-            if rest is None:
+        elif kind.endswith(".done") and kind[:-5] + ".delta" in self._kinds():
+            key = _key(kind[:-5] + ".delta", obj)
+            rest = self.slots.flush(key)
+            if self.slots.all_blocked:
                 return
             if rest:
                 extra = {
                     k: obj[k] for k in ("item_id", "output_index", "content_index") if k in obj
                 }
-                extra = {"type": delta_type, "sequence_number": 0, **extra, "delta": rest}
-                self._emit(extra, None, True, out)
-            released = self.screen.released(key)
-            if released is not None and obj.get(field) != released:
-                obj[field] = released
-                modified = True
-        elif kind_type == "response.content_part.done":
+                if "summary_index" in obj:
+                    extra["summary_index"] = obj["summary_index"]
+                self.pending.append({"type": kind[:-5] + ".delta", **extra, "delta": rest})
+            if kind == "response.output_text.done":
+                tail = self.slots.end_notice("*")
+                if tail:
+                    self.slots.slots[key].parts.append(tail)
+                    self.pending.append(
+                        {
+                            "type": _TEXT,
+                            **{k: obj[k] for k in obj if k.endswith(("_id", "_index"))},
+                            "delta": tail,
+                        }
+                    )
+            released = self.slots.released(key)
+            for field in _DONE_FIELDS:
+                if field in obj and released is not None:
+                    obj[field] = released
+                    self.claimed.add((field,))
+                    break
+        elif kind == "response.content_part.done":
             part = obj.get("part")
             if isinstance(part, dict):
-                kind, field = (
-                    ("t", "text") if part.get("type") == "output_text" else ("r", "refusal")
-                )
-                text = self.screen.released(_key(kind, obj))
-                if text is not None and part.get(field) != text:
-                    part[field] = text
-                    modified = True
-        elif kind_type in ("response.output_item.added", "response.output_item.done"):
+                dkind, field = _PART_DELTA.get(part.get("type"), (None, None))
+                if dkind:
+                    text = self.slots.released(_key(dkind, obj))
+                    if text is not None:
+                        part[field] = text
+                        self.claimed.add(("part", field))
+        elif kind in ("response.output_item.added", "response.output_item.done"):
             item = obj.get("item")
+            index = obj.get("output_index", 0)
             if isinstance(item, dict):
-                index = obj.get("output_index", 0)
+                if kind.endswith("done"):
+                    self._rewrite_item(index, item, ("item",))
                 self.items[index] = copy.deepcopy(item)
-                if kind_type.endswith("done"):
-                    self._rewrite_item(index, item)
-                    modified = True
-        elif kind_type in _TERMINAL:
+        elif kind in _TERMINAL:
             resp = obj.get("response")
             if isinstance(resp, dict):
                 for index, item in enumerate(iter_dicts(resp.get("output"))):
-                    self._rewrite_item(index, item)
-                modified = True
-            self.done = True
-        self._emit(obj, frame, modified, out)
+                    self._rewrite_item(index, item, ("response", "output", index))
 
-    def blocked_tail(self) -> bytes:
+    def _kinds(self) -> set[str]:
+        return {k[0] for k in self.slots.slots if isinstance(k, tuple)}
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    pending: list[dict]
+
+    def render(self, event: Event) -> bytes:
+        out = [self._render(extra) for extra in self.pending]
+        self.pending = []
+        out.append(self._render(event.obj))
+        return b"".join(out)
+
+    def _render(self, obj: dict) -> bytes:
+        obj["sequence_number"] = self.seq
+        self.seq += 1
+        return sse_event(obj, obj.get("type"))
+
+    def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
+        kind = event.obj.get("type", "")
+        if kind.endswith(".delta") and event.obj.get("delta") == "":
+            event.drop = True
+            out[:0] = [self._render(extra) for extra in self.pending]
+            self.pending = []
+
+    def is_terminal(self, event: Event) -> bool:
+        return event.obj.get("type") in _TERMINAL
+
+    def flush_all(self, out: list[bytes]) -> None:
+        for key in self.slots.keys():
+            rest = self.slots.flush(key)
+            if rest and not self.slots.all_blocked:
+                kind, oi, ci = key
+                index = "summary_index" if "summary" in kind else "content_index"
+                out.append(
+                    self._render({"type": kind, "output_index": oi, index: ci, "delta": rest})
+                )
+        for extra in self.pending:
+            out.append(self._render(extra))
+        self.pending = []
+
+    def block_tail(self, out: list[bytes]) -> None:
+        notice = self.slots.end_notice("*")  # "end" labels close what was shown, also here
+        texts = [k for k in self.slots.keys() if k[0] == _TEXT]
+        if notice and texts:
+            kind, oi, ci = texts[-1]
+            self.slots.slots[texts[-1]].parts.append(notice)
+            out.append(
+                self._render(
+                    {"type": kind, "output_index": oi, "content_index": ci, "delta": notice}
+                )
+            )
         resp = dict(self.response) if self.response else {"id": "resp_aigc", "object": "response"}
         resp["status"] = "incomplete"
         resp["incomplete_details"] = {"reason": "content_filter"}
         output = []
         for index in sorted(self.items):
             item = copy.deepcopy(self.items[index])
-            self._rewrite_item(index, item)
+            self._rewrite_item(index, item, ())
             if item.get("type") == "message":
-                for ci, part in enumerate(iter_dicts(item.get("content"))):
-                    if part.get("type") == "output_text" and not part.get("text"):
-                        part["text"] = self.screen.released(("t", index, ci)) or ""
+                parts = item.get("content")
+                if not isinstance(parts, list):
+                    parts = item["content"] = []
+                for kind, oi, ci in self.slots.keys():
+                    if kind != _TEXT or oi != index:
+                        continue
+                    while len(parts) <= ci:
+                        parts.append({"type": "output_text", "text": "", "annotations": []})
+                    if isinstance(parts[ci], dict):
+                        parts[ci]["text"] = self.slots.released((kind, oi, ci)) or ""
             item["status"] = "incomplete"
             output.append(item)
         resp["output"] = output
-        out: list[bytes] = []
-        self._emit(
-            {"type": "response.incomplete", "sequence_number": 0, "response": resp}, None, True, out
-        )
-        return b"".join(out)
+        out.append(self._render({"type": "response.incomplete", "response": resp}))
 
     def error_tail(self, code: str, message: str) -> bytes:
-        out: list[bytes] = []
-        err = {
-            "type": "error",
-            "sequence_number": 0,
-            "code": code,
-            "message": message,
-            "param": None,
-        }
-        self._emit(err, None, True, out)
-        return b"".join(out)
+        err = {"type": "error", "code": code, "message": message, "param": None}
+        return self._render(err)
 
 
 class OpenAIResponses(Adapter):
     name = "openai_responses"
+    takes_media = True
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": []}
 
-    def input_texts(self, body: dict) -> list[TextRef]:
-        refs: list[TextRef] = []
-        add_text(refs, body, "instructions")
-        inp = body.get("input")
-        if isinstance(inp, str):
-            add_text(refs, body, "input")
-        for item in iter_dicts(inp):
-            content_parts(item, "content", refs, ("input_text", "output_text", "text"))
-            add_text(refs, item, "output")  # function_call_output
-            add_text(refs, item, "arguments")
-        return refs
+    def validate(self, body: dict) -> None:
+        super().validate(body)
+        expect(body, "instructions", str)
+        expect(body, "text", dict)
+        list_of_dicts(body, "tools")
+        inp = expect(body, "input", str, list)
+        if isinstance(inp, list):
+            for i, item in enumerate(list_of_dicts(body, "input")):
+                where = f"input[{i}]."
+                expect(item, "type", str, where=where)
+                expect(item, "arguments", str, where=where)
+                content = expect(item, "content", str, list, where=where)
+                if isinstance(content, list):
+                    for j, part in enumerate(list_of_dicts(item, "content", where)):
+                        expect(part, "type", str, where=f"{where}content[{j}].")
+                        expect(part, "text", str, where=f"{where}content[{j}].")
 
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
 
-    def screen_response(self, body: Any, screen: Screen) -> None:
+    def answer_ok(self, body: Any) -> bool:
         if not isinstance(body, dict):
-            return
-        texts: list[TextRef] = []
-        for item in iter_dicts(body.get("output")):
-            if item.get("type") == "message":
-                for part in iter_dicts(item.get("content")):
-                    field = "text" if part.get("type") == "output_text" else "refusal"
-                    if isinstance(part.get(field), str):
-                        part[field] = screen.text(part[field])
-                        if field == "text":
-                            texts.append((part, "text"))
-            elif item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
-                item["arguments"] = screen.text(item["arguments"])
-        if screen.blocked:
-            body["status"] = "incomplete"
-            body["incomplete_details"] = {"reason": "content_filter"}
-            body["output"] = []
-            return
-        if screen.label is not None and texts:
-            container, key = texts[0] if screen.label.position == "start" else texts[-1]
-            container[key] = screen.label_whole(container[key])
+            return False
+        output = body.get("output")
+        if output is None:
+            return bool(body.get("error"))
+        return isinstance(output, list) and all(isinstance(i, dict) for i in output)
 
-    def translator(self, request: dict, screen: Screen) -> StreamTranslator:
-        return ResponsesTranslator(request, screen)
+    def block(self, body: dict, scope: Hashable) -> None:
+        body["status"] = "incomplete"
+        body["incomplete_details"] = {"reason": "content_filter"}
+        body["output"] = []
+        if "output_text" in body:
+            body["output_text"] = ""
+
+    def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
+        parts = [
+            part
+            for item in iter_dicts(body.get("output"))
+            if item.get("type") == "message"
+            for part in iter_dicts(item.get("content"))
+            if part.get("type") == "output_text" and isinstance(part.get("text"), str)
+        ]
+        if not parts:
+            return False
+        part = parts[0] if label.position == "start" else parts[-1]
+        part["text"] = label.wrap(part["text"])
+        return bool(part["text"])
+
+    def stream(self, request: dict, slots: Slots) -> StreamProtocol:
+        proto = ResponsesStream(request, slots)
+        proto.pending = []
+        return proto
 
     def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
         # gateways.md §7: a guard stop is `incomplete`, reason "content_filter"

@@ -1,0 +1,217 @@
+"""Request intake: read the body, parse it by what it is, validate it, screen every text.
+
+A body is parsed by its content type (JSON, JSON Lines, multipart, form, text) and, when the
+type says nothing useful, by its content (``payloads.kind_of``). What cannot be parsed is not
+forwarded: 400 (bad JSON, bad multipart) or 415 (a document the gateway cannot read, or media
+on a route that takes none), in the protocol's envelope. The query string is screened too.
+
+``screen_request`` is the one input-screening step (the lexicon, today); a slower second
+verdict (a guard model) runs beside the upstream call (``guards``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+import orjson
+
+from service.errors import BadRequest, InvalidJSON, UnsupportedMedia
+
+from .call import Call, ClientGone
+from .decisions import Decisions
+from .multipart import Multipart, parse_multipart
+from .payloads import DOCUMENT, MEDIA, OPAQUE, TEXT, kind_of
+from .walker import Walk
+
+__all__ = ["Body", "parse_body", "read_body", "screen_request"]
+
+_JSON_TYPES = ("application/json", "application/x-json")
+_SAFE = "!$&'()*+,;=:@-._~"
+_JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-seq")
+
+
+async def read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+@dataclass(slots=True)
+class Body:
+    """A parsed request body: ``kind`` and its screenable ``value``."""
+
+    kind: str  # "empty" | "json" | "jsonl" | "multipart" | "form" | "text" | "media"
+    raw: bytes
+    value: Any = None
+    content_type: str = ""
+
+    def serialize(self, changed: bool) -> bytes:
+        """The bytes to forward: JSON always as parsed (no duplicate keys survive)."""
+        if self.kind == "json":
+            return orjson.dumps(self.value)
+        if not changed:
+            return self.raw
+        if self.kind == "jsonl":
+            return b"".join(orjson.dumps(v) + b"\n" for v in self.value)
+        if self.kind == "multipart":
+            return self.value.render()
+        if self.kind == "form":
+            return urlencode([(k, v) for k, v in self.value]).encode("ascii")
+        if self.kind == "text":
+            return self.value[0].encode("utf-8")
+        return self.raw
+
+
+def _media_type(headers: list[tuple[str, str]]) -> tuple[str, str]:
+    for name, value in headers:
+        if name == "content-type":
+            return value.split(";")[0].strip().lower(), value
+    return "", ""
+
+
+def parse_body(raw: bytes, call: Call) -> Body:
+    """Parse the request body; raises ``BadRequest`` / ``UnsupportedMedia``."""
+    if not raw:
+        return Body("empty", raw)
+    encoding = call.header("content-encoding")
+    if encoding and encoding.strip().lower() != "identity":
+        raise UnsupportedMedia(
+            f"A {encoding} request body cannot be screened; send it uncompressed.",
+            code="encoded_body",
+        )
+    mtype, full = _media_type(call.headers)
+    protocol = call.adapter is not None
+    if mtype.startswith("multipart/form-data"):
+        return Body("multipart", raw, parse_multipart(raw, full), mtype)
+    if protocol or mtype in _JSON_TYPES or mtype.endswith("+json"):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidJSON("The request body is not valid JSON.") from None
+        if protocol and not isinstance(value, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        return Body("json", raw, value, mtype)
+    if mtype in _JSONL_TYPES:
+        try:
+            lines = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        except orjson.JSONDecodeError:
+            raise InvalidJSON("The request body is not valid JSON Lines.") from None
+        return Body("jsonl", raw, lines, mtype)
+    if mtype == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("The form body cannot be parsed.", code="invalid_form") from None
+        return Body("form", raw, [list(p) for p in pairs], mtype)
+    kind, sniffed = kind_of(raw)
+    if kind == TEXT:
+        text = raw.decode("utf-8")
+        if text.lstrip()[:1] in ("{", "["):
+            try:
+                return Body("json", raw, orjson.loads(raw), "application/json")
+            except orjson.JSONDecodeError:
+                pass
+        return Body("text", raw, [text], mtype)
+    _refuse_file(kind, sniffed, call.route.takes_media)
+    return Body("media", raw, None, mtype)
+
+
+def _refuse_file(kind: str, media_type: str, takes_media: bool) -> None:
+    if kind == DOCUMENT:
+        raise UnsupportedMedia(
+            f"A {media_type} file cannot be screened (no document text reader is installed); "
+            "send its text instead.",
+            code="unscreenable_file",
+        )
+    if kind in (MEDIA, OPAQUE) and not takes_media:
+        raise UnsupportedMedia(
+            f"This route takes no media files ({media_type}).", code="media_not_accepted"
+        )
+
+
+def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
+    """Collect the body's texts into ``walk``; returns multipart (part, holder) pairs."""
+    files: list[tuple[Any, Any]] = []
+    if body.kind in ("json", "jsonl"):
+        if isinstance(body.value, str):
+            holder = [body.value]
+            walk.add(holder)
+            body.value = holder[0]
+        else:
+            walk.add(body.value)
+    elif body.kind in ("form", "text"):
+        walk.add(body.value)
+    elif body.kind == "multipart":
+        mp: Multipart = body.value
+        for part in mp.parts:
+            names = [part.filename] if part.filename else []
+            kind, sniffed = (TEXT, "") if part.filename is None else kind_of(part.data)
+            if kind != TEXT:
+                _refuse_file(kind, sniffed, call.route.takes_media)
+                if names:
+                    walk.add(names, ("<multipart>", part.name, "filename"))
+                files.append((part, None, names))
+                continue
+            try:
+                text = part.data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(
+                    f"The form field {part.name!r} is not UTF-8 text.", code="invalid_multipart"
+                ) from None
+            holder = [text, *names]
+            walk.add(holder, ("<multipart>", part.name))
+            files.append((part, holder, names))
+    return files
+
+
+def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> bool:
+    """Screen every text of the request (body and query); mask in place. True: changed."""
+    files = _collect(body, walk, call)
+    segments: list[str] = []
+    if call.route.kind == "generic":  # a path segment can carry text too (ids cannot)
+        segments = [unquote(s) for s in call.route.path.split("/")[1:]]
+        walk.add(segments, ("<path>",))
+    query = call.scope.get("query_string") or b""
+    pairs: list[list[str]] = []
+    if query:
+        try:
+            pairs = [list(p) for p in parse_qsl(query.decode("utf-8"), keep_blank_values=True)]
+        except UnicodeDecodeError:
+            raise BadRequest("The query string is not UTF-8.", code="invalid_query") from None
+        walk.add(pairs, ("<query>",))
+    decisions.screen_walk(walk)
+    for _, payload, _, _ in walk.payloads:
+        _refuse_file(payload.kind, payload.media_type, call.route.takes_media)
+    if not walk.changed:
+        return False
+    for part, holder, names in files:
+        if holder is not None:
+            part.data = holder[0].encode("utf-8")
+            names = holder[1:]
+        if names and names[0] != part.filename:
+            part.filename = names[0]
+            part.headers = [
+                (k, _disposition(part.name, part.filename))
+                if k.lower() == b"content-disposition"
+                else (k, v)
+                for k, v in part.headers
+            ]
+    if pairs:
+        call.scope["query_string"] = urlencode([(k, v) for k, v in pairs]).encode("ascii")
+    if segments:
+        call.path = "/" + "/".join(quote(s, safe=_SAFE) for s in segments)
+    return True
+
+
+def _disposition(name: str, filename: str) -> bytes:
+    def quoted(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+
+    return f'form-data; name="{quoted(name)}"; filename="{quoted(filename)}"'.encode()

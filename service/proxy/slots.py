@@ -1,0 +1,198 @@
+"""Streamed text, slot by slot: one ``lexicons`` streaming scanner per field of the answer.
+
+A *slot* is one independent stream of text: a choice's ``content``, its ``reasoning``, one
+tool call's arguments, an Anthropic content block, a Responses content part, or any other
+string field of a delta (by JSON path). Each slot is scanned on its own, so a term split
+across chunks, across UTF-8 bytes or across argument fragments is caught, and text is held
+back only while it could still start a match.
+
+A *scope* is what a block ends: a choice (OpenAI ``n > 1``) or the whole answer (``ALL``).
+
+The explicit label is placed here, once per scope: with ``start`` it precedes the first
+displayed text of the scope, whenever that text is released (also when a block comes in the
+first chunk: the safe text before the term then follows the notice). The notice goes into
+the scope's label slot (``content``); when the first displayed text is elsewhere (a
+``reasoning`` delta) it is *owed* and the protocol places it in the same event.
+
+Every released segment passes ``Slots.release`` — the one place where a segment-level
+output guard can later hold or cut text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from .decisions import ALL, Decisions
+from .jsontext import JsonView
+from .labels import TextLabel
+from .walker import path_text
+
+__all__ = ["Slot", "Slots"]
+
+#: A segment guard: (slot key, scope, released text) -> the text to send. The seam for a
+#: segment-level classifier; the lexicon screen has already passed the text.
+SegmentGuard = Callable[[Hashable, Hashable, str], str]
+
+
+class Slot:
+    __slots__ = ("scanner", "scope", "display", "label", "view", "fed", "out", "parts", "where")
+
+    def __init__(self, scanner: Any, scope: Hashable, display: bool, label: bool, json: bool):
+        self.scanner = scanner
+        self.scope = scope
+        self.display = display  # text a reader sees (content, reasoning, refusal)
+        self.label = label  # the field that carries the scope's explicit label
+        self.view = JsonView() if json else None
+        self.fed = 0  # characters fed to the scanner
+        self.out = 0  # characters the scanner released
+        self.parts: list[str] = []  # released text, as sent
+        self.where = ""
+
+
+class Slots:
+    """The streamed slots of one answer, their scanners, hold-back and labels."""
+
+    def __init__(self, decisions: Decisions, label: TextLabel | None) -> None:
+        self.decisions = decisions
+        self.label = label
+        self.slots: dict[Hashable, Slot] = {}
+        self.labeled: set[Hashable] = set()  # scopes whose notice was delivered
+        self.shown: set[Hashable] = set()  # scopes with displayed text delivered
+        self.owed: dict[Hashable, str] = {}  # notices the protocol must place now
+        self.max_held = 0
+        self.guard: SegmentGuard | None = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    def blocked(self, scope: Hashable) -> bool:
+        d = self.decisions
+        return d.blocked or scope in d.blocked_scopes
+
+    @property
+    def all_blocked(self) -> bool:
+        return self.decisions.blocked
+
+    def released(self, key: Hashable) -> str | None:
+        slot = self.slots.get(key)
+        return None if slot is None else "".join(slot.parts)
+
+    def keys(self, scope: Hashable | None = None) -> list[Hashable]:
+        if scope is None:
+            return list(self.slots)
+        return [k for k, s in self.slots.items() if s.scope == scope]
+
+    def position(self) -> int:
+        return sum(s.out for s in self.slots.values())
+
+    # -- feeding -----------------------------------------------------------------------------
+
+    def feed(
+        self,
+        key: Hashable,
+        scope: Hashable,
+        text: str,
+        *,
+        display: bool = False,
+        label: bool = False,
+        json: bool = False,
+        where: tuple = (),
+    ) -> str:
+        """Feed a fragment of slot ``key``; return the text to send now ("" while held).
+
+        When the fragment completes a blocking match, the scope is blocked (see ``blocked``)
+        and the return value is the safe text before the term.
+        """
+        if self.blocked(scope):
+            return ""
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = Slot(self.decisions.scanner(), scope, display, label, json)
+            slot.where = path_text(where)
+            self.slots[key] = slot
+        if not text:
+            return ""
+        scanned = slot.view.push(text) if slot.view is not None else text
+        return self._scan(slot, key, scanned, final=False)
+
+    def flush(self, key: Hashable) -> str:
+        """End of slot ``key``: release what it still holds (idempotent)."""
+        slot = self.slots.get(key)
+        if slot is None or self.blocked(slot.scope):
+            return ""
+        tail = slot.view.end() if slot.view is not None else ""
+        out = self._scan(slot, key, tail, final=False) if tail else ""
+        if self.blocked(slot.scope):
+            return out
+        return out + self._scan(slot, key, "", final=True)
+
+    def flush_scope(self, scope: Hashable) -> list[tuple[Hashable, str]]:
+        """End of a scope: (key, rest) of every slot of it that still held text."""
+        out = []
+        for key in self.keys(scope):
+            rest = self.flush(key)
+            if rest:
+                out.append((key, rest))
+            if self.blocked(scope):
+                break
+        return out
+
+    def end_notice(self, scope: Hashable) -> str:
+        """The ``end`` notice of a scope that showed text (once); "" otherwise."""
+        lab = self.label
+        if lab is None or lab.position != "end" or scope in self.labeled or scope not in self.shown:
+            return ""
+        self.labeled.add(scope)
+        return lab.notice
+
+    def _scan(self, slot: Slot, key: Hashable, text: str, *, final: bool) -> str:
+        d = self.decisions
+        slot.fed += len(text)
+        try:
+            result = slot.scanner.flush() if final else slot.scanner.feed(text)
+        except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
+            if not d.fail(exc):
+                self._block(slot.scope)
+                return ""
+            return self.release(slot, key, text)
+        released = result.text
+        if result.matches and d.record(result.matches, slot.where, slot.out):
+            first = min(m.start for m in result.matches if d.screen.action(m) == "block")
+            safe = released[: max(0, first - slot.out)]
+            self._block(slot.scope)
+            return self.release(slot, key, safe, blocking=True)
+        held = slot.fed - slot.out - len(released)
+        if held > self.max_held:
+            self.max_held = held
+        return self.release(slot, key, released)
+
+    def _block(self, scope: Hashable) -> None:
+        d = self.decisions
+        if scope == ALL:
+            d.blocked = True
+        else:
+            d.blocked_scopes.add(scope)
+
+    def release(self, slot: Slot, key: Hashable, text: str, blocking: bool = False) -> str:
+        """The one exit of screened text: raw form, label, segment guard."""
+        slot.out += len(text)
+        if slot.view is not None:
+            text = slot.view.release(text)
+            if blocking:
+                slot.view.drop()
+        if not text:
+            return ""
+        if self.guard is not None:
+            text = self.guard(key, slot.scope, text)
+        if slot.display:
+            scope = slot.scope
+            lab = self.label
+            if lab is not None and lab.position == "start" and scope not in self.labeled:
+                self.labeled.add(scope)
+                if slot.label:
+                    text = lab.notice + text
+                else:
+                    self.owed[scope] = lab.notice
+            self.shown.add(scope)
+        slot.parts.append(text)
+        return text

@@ -1,0 +1,194 @@
+"""The whole-answer relay: read the upstream answer, screen every string, label, record, send.
+
+An answer is parsed by its content type and, when the type says nothing useful, by its
+content: JSON and JSON Lines go through the walker, text is screened as text, generated
+speech goes to the media path (labels). Anything else is not relayed (502
+``unscreenable_response``), except binary media on generic routes (file downloads of images
+and audio) — a careful reading of "file downloads carry no text": a batch output file is
+JSON Lines full of model text, so downloads are screened like everything else.
+
+Protocol answers are then refined by their adapter: its shape is checked (a shape it cannot
+rewrite is 502 ``upstream_invalid_response``, never relayed), blocked choices get the
+protocol's own outcome, the explicit label is placed, images are labeled.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from service.errors import GatewayError, UpstreamError
+
+from . import recording
+from .call import Call
+from .decisions import ALL
+from .headers import relayed
+from .labels import implicit_header
+from .media import gateway_base, label_images, label_speech
+from .payloads import DOCUMENT, MEDIA, TEXT, kind_of
+from .upstream import map_transport_errors
+from .walker import NON_TEXT, Walk
+
+__all__ = ["relay_whole"]
+
+_JSONL = ("application/jsonl", "application/x-ndjson", "application/json-seq")
+
+
+class Unscreenable(UpstreamError):
+    """The model API answered with something the gateway cannot screen."""
+
+    code = "unscreenable_response"
+
+
+class AnswerBlocked(GatewayError):
+    """A generic route's answer was blocked by the content policy."""
+
+    status = 403
+    code = "content_policy_violation"
+
+
+def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> Any:
+    adapter = call.adapter if protocol else None
+    outputs = call.outputs
+    assert outputs is not None
+    walk = Walk(adapter.non_text if adapter else NON_TEXT, adapter.strip if adapter else None)
+    holder = [value]
+    walk.add(holder if isinstance(value, str) else value)
+    value = holder[0]
+    scope_of = None
+    if adapter is not None:
+        scope_of = _scope_of(adapter)
+    blocked = outputs.screen_walk(walk, scope_of)
+    for _, payload, _, _ in walk.payloads:
+        if payload.kind == DOCUMENT:
+            raise Unscreenable(f"The model API answered with a {payload.media_type} file.")
+    if adapter is None:
+        if blocked:
+            raise AnswerBlocked("The answer was blocked by the content policy.")
+        return value
+    if not adapter.answer_ok(value):
+        raise UpstreamError(
+            "The model API answered in a shape the gateway cannot screen.",
+            code="upstream_invalid_response",
+        )
+    if ALL in blocked:
+        adapter.block(value, ALL)
+    else:
+        for scope in blocked:
+            adapter.block(value, scope)
+    plan = call.plan
+    if (
+        plan is not None
+        and plan.text is not None
+        and adapter.labelable(request)
+        and not (isinstance(value, dict) and value.get("error"))
+    ):
+        call.labeled = adapter.label(value, plan.text, blocked)
+    return value
+
+
+def _scope_of(adapter: Any) -> Any:
+    def scope_of(ref: Any) -> Any:
+        return adapter.scope_of(ref.path)
+
+    return scope_of
+
+
+def _screen_text(call: Call, text: str) -> str:
+    walk = Walk()
+    holder = [text]
+    walk.add(holder)
+    assert call.outputs is not None
+    if call.outputs.screen_walk(walk):
+        raise AnswerBlocked("The answer was blocked by the content policy.")
+    return holder[0]
+
+
+async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
+    """Relay a non-streaming upstream answer (``resp``: aiohttp response or a gateway reply)."""
+    with map_transport_errors():
+        data = await resp.read()
+    call.upstream_done = time.perf_counter()
+    status = resp.status
+    ctype = resp.headers.get("content-type", "")
+    mtype = ctype.split(";")[0].strip().lower()
+    adapter = call.adapter
+    plan = call.plan
+    labels_on = adapter is not None and plan is not None and plan.enabled and status < 400
+    extra: list[tuple[bytes, bytes]] = []
+    t0 = time.perf_counter()
+    if status < 400 and adapter is not None and adapter.output == "audio":
+        if labels_on:  # anything but audio fails here: never delivered unlabeled
+            call.produce_id = call.request_id
+            data, ctype, labeled = await label_speech(
+                data, ctype, plan=plan, produce_id=call.produce_id
+            )
+            call.media_labeled.append(labeled)
+            extra.append((b"x-aigc-label", implicit_header(plan, call.produce_id)))
+        else:
+            kind, sniffed = kind_of(data)
+            if kind == TEXT:
+                data = _screen_text(call, data.decode("utf-8")).encode("utf-8")
+            elif kind != MEDIA:
+                raise Unscreenable(f"The model API answered with {sniffed} content.")
+    elif not data:
+        pass
+    elif "json" in mtype and mtype not in _JSONL or (not mtype and data.lstrip()[:1] in b"{["):
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("The model API returned invalid JSON.") from None
+        value = _screen_json(call, value, adapter is not None and status < 400, request)
+        if adapter is not None and status < 400:
+            call.produce_id = adapter.response_id(value) or call.request_id
+            if adapter.output == "image" and labels_on and call.outputs.decision != "block":
+                call.media_labeled += await label_images(
+                    value,
+                    plan=plan,
+                    produce_id=call.produce_id,
+                    files=proxy.files,
+                    gateway_base=gateway_base(call.scope),
+                    fetch=proxy.fetcher(call),
+                )
+            if labels_on and adapter.output != "vectors":
+                extra.append((b"x-aigc-label", implicit_header(plan, call.produce_id)))
+        data = orjson.dumps(value)
+        ctype = "application/json"
+    elif mtype in _JSONL:
+        try:
+            lines = [orjson.loads(line) for line in data.splitlines() if line.strip()]
+        except orjson.JSONDecodeError:
+            raise UpstreamError("The model API returned invalid JSON Lines.") from None
+        lines = _screen_json(call, lines, False, request)
+        data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    else:
+        kind, sniffed = kind_of(data)
+        if kind == TEXT:
+            text = _screen_text(call, data.decode("utf-8"))
+            data = text.encode("utf-8")
+            if not mtype.startswith("text/"):
+                ctype = "text/plain; charset=utf-8"
+        elif kind == MEDIA and adapter is None:
+            ctype = sniffed  # a binary media download: passed, as what it is
+        else:
+            raise Unscreenable(f"The model API answered with {sniffed} content.")
+    proxy.metrics.scan_output.observe(time.perf_counter() - t0)
+    if status >= 400:
+        proxy.metrics.upstream_errors.labels(code=str(status)).inc()
+    assert call.outputs is not None
+    call.decision = _strongest(call.decision, call.outputs.decision)
+    headers = relayed(resp) + call.aigc_headers() + extra
+    call.status = status
+    await recording.record(call)
+    await call.respond(status, data, headers, media_type=ctype.encode("latin-1"))
+    total = time.perf_counter() - call.started
+    if call.upstream_started:
+        proxy.metrics.added.observe(total - (call.upstream_done - call.upstream_started))
+
+
+def _strongest(a: str, b: str) -> str:
+    from service.moderation import strongest
+
+    return strongest((a, b))
