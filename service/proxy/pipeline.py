@@ -31,7 +31,7 @@ from .decisions import Decisions
 from .generic import GenericStream
 from .guards import InputGuard, call_upstream
 from .headers import upstream_headers, upstream_url
-from .labels import LabelPlan, label_plan
+from .labels import LabelPlan, check_request, label_plan
 from .media import FileStore, LabelFailed, UrlFetcher
 from .metrics import ProxyMetrics
 from .routing import Route
@@ -152,11 +152,11 @@ class Proxy:
         if (
             getattr(records, "restricted_refuse_media", True)
             and adapter is not None
-            and adapter.output in ("image", "audio")
+            and adapter.output in ("image", "audio", "video", "job")
         ):
             raise UserRestricted(
                 "This user is restricted for repeated policy violations and may not "
-                "generate images or audio. An appeal can be filed at POST /complaints "
+                "generate images, audio or video. An appeal can be filed at POST /complaints "
                 "with kind 'appeal'."
             )
         return True
@@ -212,6 +212,7 @@ class Proxy:
         self._decisions(call, "minor" if call.restricted else None)
         if adapter is not None and isinstance(request, dict):
             adapter.validate(request)
+        check_request(call.plan, adapter, request)  # output that could not be labeled: refused
         inputs = call.inputs
         assert inputs is not None
         t0 = time.perf_counter()
@@ -281,7 +282,8 @@ class Proxy:
     async def _stream(self, call: Call, resp: Any, request: Any, ctype: str) -> None:
         adapter = call.adapter
         assert call.outputs is not None and call.plan is not None
-        if adapter is not None and adapter.output in ("image", "audio") and call.plan.enabled:
+        media_out = adapter is not None and adapter.output in ("image", "audio", "video")
+        if media_out and call.plan.enabled:
             resp.close()  # streamed images/audio (partial images) cannot be labeled
             raise LabelFailed("Streamed media cannot be labeled; ask for a whole answer.")
         label = None

@@ -391,6 +391,13 @@ class OpenAIChat(Adapter):
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
 
+    def streamed_media(self, body: dict) -> str | None:
+        """Streamed audio output (``modalities`` with "audio") cannot be labeled."""
+        modalities = body.get("modalities")
+        if self.is_stream(body) and isinstance(modalities, list) and "audio" in modalities:
+            return "audio"
+        return None
+
     # -- whole answers ------------------------------------------------------------------------
 
     def scope_of(self, path: tuple) -> Hashable:

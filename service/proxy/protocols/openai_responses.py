@@ -317,6 +317,15 @@ class OpenAIResponses(Adapter):
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
 
+    def streamed_media(self, body: dict) -> str | None:
+        """Streamed generated images (the image_generation tool) cannot be labeled."""
+        tools = body.get("tools") if self.is_stream(body) else None
+        if isinstance(tools, list) and any(
+            isinstance(t, dict) and t.get("type") == "image_generation" for t in tools
+        ):
+            return "images (the image_generation tool)"
+        return None
+
     def answer_ok(self, body: Any) -> bool:
         if not isinstance(body, dict):
             return False
