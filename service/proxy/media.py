@@ -85,7 +85,7 @@ def _label(
     data: bytes, media_type: str | None, families: tuple[str, ...], plan: Any, produce_id: str
 ) -> Any:
     """Label ``data``, which must turn out to be of one of ``families`` ("image", ...)."""
-    what = "/".join(families)
+    what = families[0] if len(families) == 1 else "file"
     try:
         out = label_media(data, media_type=media_type, plan=plan, produce_id=produce_id)
     except GatewayError as exc:
@@ -97,7 +97,9 @@ def _label(
     except ImportError as exc:
         raise LabelFailed(f"The generated {what} could not be labeled: {exc}") from exc
     if not out.media_type.startswith(tuple(f + "/" for f in families)):
-        raise LabelFailed(f"The model API returned {out.media_type}, not {what} content.")
+        raise LabelFailed(
+            f"The model API returned {out.media_type}, not {' or '.join(families)} content."
+        )
     return out
 
 
