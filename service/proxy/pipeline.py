@@ -212,7 +212,6 @@ class Proxy:
         self._decisions(call, "minor" if call.restricted else None)
         if adapter is not None and isinstance(request, dict):
             adapter.validate(request)
-        check_request(call.plan, adapter, request)  # output that could not be labeled: refused
         inputs = call.inputs
         assert inputs is not None
         t0 = time.perf_counter()
@@ -227,6 +226,7 @@ class Proxy:
         if inputs.blocked:
             await self._blocked(call, request)
             return
+        check_request(call.plan, adapter, request)  # output that could not be labeled: refused
         payload = body.serialize(changed)
         key, strip = self._upstream_key(call)
         headers = upstream_headers(
@@ -258,7 +258,8 @@ class Proxy:
         message = _own(tenant, "refusal_message") or settings.proxy.refusal_message or _BLOCKED
         mode = _own(tenant, "block_mode") or getattr(settings.proxy, "block_mode", "error")
         reply = None
-        if mode == "refusal" and adapter is not None and isinstance(request, dict):
+        labels_ok = call.plan is None or not call.plan.enabled or call.plan.problem is None
+        if mode == "refusal" and adapter is not None and isinstance(request, dict) and labels_ok:
             reply = adapter.refusal(request, message, call.request_id)
         if reply is None:
             raise PolicyViolation(message, code="content_policy_violation")

@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from . import scripts
-from .conftest import PRODUCER
+from .conftest import BLOCK, PRODUCER
 from .fake_upstream import FakeUpstream
 
 UNSET = {"producer_code": ""}
@@ -67,6 +67,23 @@ def test_labeled_routes_answer_503_before_the_upstream(
     with make_gateway() as base:
         assert httpx.get(base + "/readyz").json()["labels"] == {
             "state": "ok", "reason": None, "tenants_affected": 0}
+
+
+def test_blocked_prompt_is_still_a_400_and_recorded(
+    make_gateway, fake: FakeUpstream
+) -> None:  # noqa: ANN001
+    """Unconfigured labels change nothing for a blocked prompt: the 400 (also with
+    ``block_mode = "refusal"``, whose reply would need a label) and its incident record."""
+    token = "admin-token-for-tests-0123456789"
+    with make_gateway(labels=UNSET, proxy={"block_mode": "refusal"}, admin_token=token) as base:
+        r = httpx.post(base + "/v1/chat/completions", headers={"x-aigc-user": "u1"},
+                       json={"model": "m", "messages": [{"role": "user", "content": BLOCK}]})
+        export = httpx.get(base + "/admin/export", params={"format": "jsonl"},
+                           headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "content_policy_violation"
+    assert "x-aigc-label" not in r.headers and fake.requests == []
+    kinds = [json.loads(line)["kind"] for line in export.text.splitlines() if line.strip()]
+    assert "incident" in kinds and "label_delivery" not in kinds
 
 
 def test_tenant_codes_and_switches(make_gateway, fake: FakeUpstream) -> None:  # noqa: ANN001
