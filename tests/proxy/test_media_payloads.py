@@ -139,3 +139,36 @@ def test_labels_off_passes_media_as_is(make_gateway, fake: FakeUpstream) -> None
                                           "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 200
     assert base64.b64decode(r.json()["choices"][0]["message"]["audio"]["data"]) == pcm
+
+
+def test_media_an_upstream_streams_unasked_is_not_relayed(gateway: str, fake: FakeUpstream) -> None:
+    """Hostile shapes: audio deltas in a chat stream, a partial image in a Responses stream,
+    when the request asked for neither (a labeled gateway never lets such requests through)."""
+    secret = base64.b64encode(pcm16(0.05)).decode()
+    frames = scripts.chat_stream(["开头"])
+    frames.insert(2, scripts.chat_chunk([{"index": 0, "delta": {"audio": {
+        "id": "audio_1", "data": secret, "transcript": "x"}}, "finish_reason": None}]))
+    fake.stream(CHAT, frames)
+    with httpx.stream("POST", gateway + CHAT, json={
+            "model": "m", "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}) as r:
+        raw = r.read()
+    assert b"upstream_invalid_stream" in raw and secret[:40].encode() not in raw
+    assert b"[DONE]" not in raw
+    png = base64.b64encode(scripts.png_bytes(64)).decode()
+    frames = scripts.responses_stream(["好"])
+    frames.insert(2, sse_event("response.image_generation_call.partial_image", {
+        "type": "response.image_generation_call.partial_image", "sequence_number": 2,
+        "output_index": 0, "item_id": "ig_1", "partial_image_index": 0,
+        "partial_image_b64": png}))
+    fake.stream("/v1/responses", frames)
+    with httpx.stream("POST", gateway + "/v1/responses", json={
+            "model": "m", "stream": True, "input": "hi"}) as r:
+        raw = r.read()
+    assert b"upstream_invalid_stream" in raw and png[:40].encode() not in raw
+
+
+def sse_event(kind: str, obj: dict) -> bytes:
+    from .fake_upstream import sse
+
+    return sse(obj, kind)

@@ -98,6 +98,10 @@ class ChoicesStream(StreamProtocol):
         self.usage: Any = None
         self.json_mode = wants_json(request)
         self._fields: dict[tuple, Field] = {}  # a path's treatment never changes in a stream
+        modalities = request.get("modalities")
+        # streamed audio passes only when asked for (and so only with labels off: a labeled
+        # gateway refuses such requests, labels.check_request); unasked it is never relayed
+        self.audio_ok = isinstance(modalities, list) and "audio" in modalities
 
     # -- parsing ------------------------------------------------------------------------------
 
@@ -125,6 +129,8 @@ class ChoicesStream(StreamProtocol):
         for key, value in delta.items():
             if key in _DISPLAY and value is not None and value.__class__ is not str:
                 raise Unparseable(f"a chunk whose delta.{key} is {type(value).__name__}")
+        if delta.get("audio") is not None and not self.audio_ok:
+            raise Unparseable("streamed audio the request did not ask for")
         calls = delta.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):
