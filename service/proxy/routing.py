@@ -112,7 +112,7 @@ _VIDEO = (
     (("POST",), "videos/*/remix", "videos"),
     (("GET", "HEAD"), "videos", "video_jobs"),
     (("GET", "HEAD"), "videos/*", "video_jobs"),
-    (("GET", "HEAD"), "videos/*/content", "video_content"),
+    (("GET",), "videos/*/content", "video_content"),  # HEAD: generic (no body to label)
 )
 
 # Generic routes whose requests may carry media files (multipart uploads).

@@ -230,3 +230,31 @@ def test_labels_off_for_a_tenant_relays_the_video_as_is(
     with make_gateway(labels={"enabled": False}) as base:
         r = httpx.get(base + f"/v1/videos/{VID}/content")
     assert r.status_code == 200 and r.content == clip and "x-aigc-label" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "adapter", "wire"),
+    [
+        ("POST", "/v1/videos", "videos", "/v1/videos"),
+        ("POST", "/openai/v1/Videos", "videos", "/openai/v1/videos"),  # Azure OpenAI v1
+        ("POST", "/api/v1/videos", "videos", "/api/v1/videos"),  # OpenRouter
+        ("POST", "/v1/videos/Vid_AbC/remix", "videos", "/v1/videos/Vid_AbC/remix"),
+        ("POST", "/v1/videos/generations", "videos", "/v1/videos/generations"),
+        ("POST", "/v1/videos/sync", "video_sync", "/v1/videos/sync"),
+        ("GET", "/v1/videos", "video_jobs", "/v1/videos"),
+        ("GET", "/v1//videos/./Vid_AbC", "video_jobs", "/v1/videos/Vid_AbC"),
+        ("GET", "/v1/videos/Vid_AbC/CONTENT", "video_content", "/v1/videos/Vid_AbC/content"),
+        ("GET", "/openai/deployments/Sora/videos/v%2D1/content", "video_content",
+         "/openai/deployments/Sora/videos/v-1/content"),
+        ("HEAD", "/v1/videos/v1/content", None, "/v1/videos/v1/content"),
+        ("DELETE", "/v1/videos/Vid_AbC", None, "/v1/videos/Vid_AbC"),
+        ("POST", "/v1/videos/characters", None, "/v1/videos/characters"),
+    ],
+)
+def test_video_routes(method: str, path: str, adapter: str | None, wire: str) -> None:
+    from service.proxy.routing import resolve
+
+    route = resolve(method, path.encode())
+    assert route is not None and route.path == wire
+    assert (route.adapter.name if route.adapter else None) == adapter
+    assert route.kind == ("protocol" if adapter else "generic")
