@@ -86,12 +86,16 @@ def test_blocked_prompt_is_still_a_400_and_recorded(
     assert "incident" in kinds and "label_delivery" not in kinds
 
 
-def test_tenant_codes_and_switches(make_gateway, fake: FakeUpstream) -> None:  # noqa: ANN001
-    """A tenant's own producer code labels its output; a tenant with labels off is served
-    unlabeled; a tenant with neither is refused."""
+def test_tenant_codes_and_switches(
+    make_gateway, fake: FakeUpstream, tmp_path
+) -> None:  # noqa: ANN001
+    """A tenant's own producer code (and explicit text) labels its output, text and images; a
+    tenant with labels off is served unlabeled; a tenant with neither is refused."""
+    from tests.labelers.image_support import encode, exiftool, gradient, ocr
+
     tenants = [
         {"id": "own", "api_keys": [_key_hash("own-key")],
-         "labels": {"producer_code": PRODUCER}},
+         "labels": {"producer_code": PRODUCER, "explicit_text": "AI合成内容"}},
         {"id": "off", "api_keys": [_key_hash("off-key")], "labels": {"enabled": False}},
         {"id": "none", "api_keys": [_key_hash("none-key")]},
     ]
@@ -105,6 +109,17 @@ def test_tenant_codes_and_switches(make_gateway, fake: FakeUpstream) -> None:  #
         none = httpx.post(base + "/v1/chat/completions", json=body,
                           headers={"authorization": "Bearer none-key"})
         ready = httpx.get(base + "/readyz").json()
+        png = encode(gradient(400, 300), "PNG")
+        fake.json("/v1/images/generations",
+                  {"created": 1, "data": [{"b64_json": base64.b64encode(png).decode()}]})
+        image = httpx.post(base + "/v1/images/generations", json={"model": "i", "prompt": "猫"},
+                           headers={"authorization": "Bearer own-key"})
+    assert image.status_code == 200, image.text
+    labeled = base64.b64decode(image.json()["data"][0]["b64_json"])
+    assert any("AI合成内容" in t for t, _ in ocr(labeled))
+    (tmp_path / "own.png").write_bytes(labeled)
+    (view,) = exiftool([tmp_path / "own.png"], tmp_path)
+    assert json.loads(view["XMP-TC260:AIGC"])["ContentProducer"] == PRODUCER
     assert own.status_code == 200
     assert json.loads(own.headers["x-aigc-label"])["ContentProducer"] == PRODUCER
     assert own.json()["choices"][0]["message"]["content"].startswith("【本内容由人工智能生成】")
