@@ -27,6 +27,7 @@ from .decisions import ALL
 from .headers import relayed
 from .labels import implicit_header
 from .media import (
+    LabelFailed,
     gateway_base,
     label_download,
     label_images,
@@ -158,6 +159,9 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         except orjson.JSONDecodeError:
             raise UpstreamError("The model API returned invalid JSON.") from None
         value, media = _screen_json(call, value, adapter is not None and status < 400, request)
+        if status >= 400 and adapter is not None and plan is not None and plan.enabled:
+            if any(payload.kind == MEDIA for _, payload, _, _ in media):
+                raise LabelFailed("The model API's error answer carried a media file.")
         if adapter is not None and status < 400:
             call.produce_id = adapter.response_id(value) or call.request_id
             if adapter.output == "image" and labels_on and call.outputs.decision != "block":

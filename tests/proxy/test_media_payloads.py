@@ -172,3 +172,13 @@ def sse_event(kind: str, obj: dict) -> bytes:
     from .fake_upstream import sse
 
     return sse(obj, kind)
+
+
+def test_media_in_an_error_answer_is_not_relayed(gateway: str, fake: FakeUpstream) -> None:
+    png = base64.b64encode(scripts.png_bytes(64)).decode()
+    fake.json(CHAT, {"error": {"message": "see attached", "code": "x",
+                               "image": "data:image/png;base64," + png}}, status=400)
+    r = httpx.post(gateway + CHAT, json={"model": "m",
+                                          "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 502 and r.json()["error"]["code"] == "label_failed"
+    assert png[:40] not in r.text
