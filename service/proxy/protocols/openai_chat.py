@@ -129,8 +129,12 @@ class ChoicesStream(StreamProtocol):
         for key, value in delta.items():
             if key in _DISPLAY and value is not None and value.__class__ is not str:
                 raise Unparseable(f"a chunk whose delta.{key} is {type(value).__name__}")
-        if delta.get("audio") is not None and not self.audio_ok:
-            raise Unparseable("streamed audio the request did not ask for")
+        audio = delta.get("audio")
+        if audio is not None:
+            if not isinstance(audio, dict):
+                raise Unparseable("a chunk whose delta.audio is not an object")
+            if audio.get("data") is not None and not self.audio_ok:  # a transcript is text
+                raise Unparseable("streamed audio the request did not ask for")
         calls = delta.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):
