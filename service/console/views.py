@@ -183,9 +183,9 @@ async def inspect_view(
 ) -> dict[str, Any]:
     """``POST /label/inspect``'s report (same keys for signature checks)."""
     from service import labeling
-    from service.routes.label import _run
+    from service.label_delivery import in_thread
 
-    report = await _run(
+    report = await in_thread(
         labeling.inspect, runtime.settings.labels, data, filename=filename, media_type=declared
     )
     return report.to_dict()

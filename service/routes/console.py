@@ -547,25 +547,25 @@ async def labels(request: Request, session: SessionDep) -> Response:
 async def label(request: Request, session: CsrfDep) -> Response:
     """The labeled file as a download (the ``POST /label`` code path for the chosen tenant)."""
     from service import labeling
-    from service.routes.label import _file_response, _record, _run
+    from service.label_delivery import file_response, in_thread, record_delivery
 
     runtime = _runtime(request)
     try:
         data, filename, declared, fields = await _upload(request)
         tenant = tenant_for(runtime, fields.get("tenant"))
-        out = await _run(labeling.label, runtime.settings.labels, tenant.labels, data,
-                         filename=filename, media_type=declared, produce_id=None)
+        out = await in_thread(labeling.label, runtime.settings.labels, tenant.labels, data,
+                              filename=filename, media_type=declared, produce_id=None)
     except GatewayError as exc:
         if is_fragment(request):
             return render(request, "_inspect_report.html", status=exc.status, error=str(exc),
                           report=None)
         return _labels_page(request, exc.status, error=str(exc))
-    await _record(request, runtime, tenant, out, out.record.produce_id)
+    await record_delivery(request, runtime, tenant, out, out.record.produce_id)
     await admin_actions.record_action(
         runtime, operator(request, session), "label.file", out.record.produce_id,
         tenant_id=tenant.id, media_type=out.media_type, bytes=len(data),
     )
-    return finish(request, _file_response(out, filename or "labeled"))
+    return finish(request, file_response(out, filename or "labeled"))
 
 
 @router.post("/labels/inspect")
