@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import zlib
 from collections import OrderedDict
 from typing import Any
 
@@ -47,7 +48,8 @@ def _load(store: ManifestStore, version: str) -> tuple[Manifest, dict[str, list[
             return found
     try:
         manifest = store.get(version)
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged, or a newer format
+    except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
+        # damaged (a bad or truncated gzip, broken JSON) or of a format this code does not know
         raise ManifestUnreadable(version, exc) from exc
     if manifest is None:
         return None

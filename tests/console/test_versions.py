@@ -5,6 +5,7 @@ gateway (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import re
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,17 @@ def test_unknown_and_hostile_versions(sqlite_gateway: Gateway) -> None:
         d = c.get("/console/lexicons/diff", params={"old": "<b>x</b>", "new": "sha256:1"})
         assert d.status_code == 404 and 'id="diff-missing"' in d.text
         assert "<b>x</b>" not in d.text and "&lt;b&gt;x&lt;/b&gt;" in d.text
+        # A damaged manifest file: a clear error page, the service stays up.
+        damaged = "sha256:00000000deadbeef"
+        store = sqlite_gateway.settings.data_dir / "lexicon-versions"
+        whole = gzip.compress(b'{"version": "x"}')
+        for body in (b"\x1f\x8bnot gzip at all", whole[: len(whole) // 2], whole):
+            (store / "sha256-00000000deadbeef.json.gz").write_bytes(body)
+            r = c.get(f"/console/lexicons/versions/{quote(damaged, safe='')}")
+            assert r.status_code == 500 and "cannot be read" in r.text, body
+        r = c.get("/console/lexicons/diff", params={"old": damaged, "new": damaged})
+        assert r.status_code == 500 and "cannot be read" in r.text
+        assert c.get("/console/lexicons").status_code == 200
     with sqlite_gateway.client() as anonymous:
         r = anonymous.get("/console/lexicons/diff", params={"old": "a", "new": "b"})
         assert r.status_code == 303
