@@ -323,6 +323,30 @@ def test_limits_apply_in_every_worker(tmp_path: Path) -> None:
             assert error_code(answer) == "header_fields_too_large"
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 13\r\nTransfer-Encoding: chunked\r\n",
+        b"Content-Length: 13\r\nContent-Length: 14\r\n",
+        b"Transfer-Encoding: chunked, identity\r\n",
+        b"X-Folded: a\r\n b\r\nContent-Length: 13\r\n",
+    ],
+    ids=["cl-and-te", "two-cl", "chunked-not-last", "obs-fold"],
+)
+def test_ambiguous_framing_is_refused_with_400_and_the_connection_closed(
+    gateway: Gateway, head: bytes
+) -> None:
+    request = b"POST /moderate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    request += head + b"\r\n" + b"d\r\n" + b'{"text":"hi"}' + b"\r\n0\r\n\r\n"
+    with connect(gateway.port) as sock:
+        sock.sendall(request)
+        status, headers, answer = read_response(sock)
+        assert status == 400
+        assert headers["connection"] == "close"
+        assert error_code(answer) == "bad_request"
+        assert closed_by_peer(sock)
+
+
 # --------------------------------------------------------------------------- connections
 
 
