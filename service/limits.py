@@ -226,7 +226,10 @@ class ConnectionGuard:
         counts = dict(self.counts)
         self.counts.clear()
         self._last_report = now
-        log.warning(
+        # refusals and displacements mean the cap is reached; the rest is routine on the web
+        level = logging.WARNING if {"refused", "displaced"} & counts.keys() else logging.INFO
+        log.log(
+            level,
             "connection limits enforced in the last %d s: %s",
             REPORT_EVERY_S,
             ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in sorted(counts.items())),
