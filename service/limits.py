@@ -282,8 +282,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._limits = guard.limits
         self._raw: asyncio.Transport | None = None
         # Bytes received while reading the current request head, counted per chunk that
-        # started in the head (a lower bound); None while a request is being handled.
-        self._head_bytes: int | None = 0
+        # started in the head (a lower bound).
+        self._head_bytes = 0
         self._chunk = 0  # length of the chunk being parsed
         self._head_too_large = False
         self._lingering = False
@@ -350,9 +350,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             if self._linger_left < 0:
                 self._raw.close()  # type: ignore[union-attr]
             return
-        head = self._head_bytes
-        if head is not None:
-            if head == 0:  # the first bytes of a request: its head timeout starts (or ran)
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body:  # reading a request head
+            head = self._head_bytes
+            if head == 0:  # its first bytes: its head timeout starts (unless it runs already)
                 self._guard.heads.setdefault(self, self.loop.time())
             self._head_bytes = head + len(data)
         self._chunk = len(data)
@@ -373,23 +374,23 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        head = self._head_bytes
-        if head is not None and head > self._limits.max_header_bytes and not self._lingering:
+        cycle = self.cycle
+        if (
+            self._head_bytes > self._limits.max_header_bytes
+            and (cycle is None or not cycle.more_body)
+            and not self._lingering
+        ):  # a head still incomplete and already too large
             self._refuse_request(HeaderFieldsTooLarge(self._too_large_message()))
 
     def on_headers_complete(self) -> None:
         limit = self._limits.max_header_bytes
         # _head_bytes plus this chunk bounds the head from above: measure only past the limit
-        if self._head_bytes + self._chunk > limit and self._head_size() > limit:  # type: ignore[operator]
+        if self._head_bytes + self._chunk > limit and self._head_size() > limit:
             self._head_too_large = True
             raise HeaderFieldsTooLarge()  # httptools turns it into HttpParserCallbackError
-        self._head_bytes = None
+        self._head_bytes = 0
         self._guard.heads.pop(self, None)
         super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._head_bytes = 0
-        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
@@ -440,12 +441,18 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._lingering = True
         self._linger_left = self._limits.linger_max_bytes
         self._guard.heads.pop(self, None)
+        if self._view is not None:
+            self._view.is_closing = _true  # uvicorn's code must leave the connection alone now
         if seconds <= 0 or raw.is_closing() or not raw.can_write_eof():
             raw.close()
             return
         raw.write_eof()
         raw.resume_reading()
         self._linger_timer = self.loop.call_later(seconds, raw.close)
+
+
+def _true() -> bool:
+    return True
 
 
 class _Transport:
@@ -456,6 +463,7 @@ class _Transport:
     __slots__ = (
         "_raw",
         "get_extra_info",
+        "is_closing",
         "pause_reading",
         "protocol",
         "resume_reading",
@@ -469,10 +477,7 @@ class _Transport:
         self.pause_reading = raw.pause_reading
         self.resume_reading = raw.resume_reading
         self.get_extra_info = raw.get_extra_info
-
-    def is_closing(self) -> bool:
-        protocol = self.protocol
-        return self._raw.is_closing() or (protocol is not None and protocol._lingering)
+        self.is_closing: Callable[[], bool] = raw.is_closing  # _true once lingering
 
     def close(self) -> None:
         protocol = self.protocol

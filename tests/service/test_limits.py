@@ -231,6 +231,21 @@ def test_discarding_an_unread_body_is_bounded_in_bytes(gateway: Gateway) -> None
             raise AssertionError("the server read the whole 128 MiB")
 
 
+def test_an_answer_given_before_the_body_is_read_ends_the_connection_boundedly(
+    gateway: Gateway,
+) -> None:
+    # GET /healthz answers without reading its (chunked, undeclared-length) body; uvicorn
+    # alone would keep the connection and parse and drop a body of any size.
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    piece = b"%x\r\n" % MiB + b"a" * MiB + b"\r\n"
+    with connect(gateway.port) as sock:
+        sock.sendall(head)
+        with pytest.raises(OSError):
+            for _ in range(128):
+                sock.sendall(piece)
+            raise AssertionError("the server read the whole 128 MiB")
+
+
 # --------------------------------------------------------------------------- request heads
 
 
