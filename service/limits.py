@@ -482,7 +482,12 @@ class _Transport:
     def close(self) -> None:
         protocol = self.protocol
         cycle = protocol and protocol.cycle
-        if cycle and cycle.more_body and not cycle.disconnected and not protocol._lingering:
+        if (
+            cycle
+            and (cycle.more_body or protocol._head_bytes)  # a body, or a next request, arriving
+            and not cycle.disconnected
+            and not protocol._lingering
+        ):
             protocol._linger(protocol._limits.linger_s)  # the client may still be sending
         else:
             self._raw.close()

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import errno
 import logging
-import resource
 import socket
 from dataclasses import dataclass
 from typing import Any
 
 from service.config import Settings
 from service.limits import ConnectionGuard, ConnectionLimits
+
+try:
+    import resource
+except ImportError:  # not POSIX: the open-file limit is left as it is
+    resource = None  # type: ignore[assignment]
 
 log = logging.getLogger("aigc_gateway.serve")
 
@@ -62,6 +66,8 @@ class Descriptors:
 
 def raise_fd_limit() -> tuple[int, int]:
     """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; return (before, after)."""
+    if resource is None:
+        return FD_CEILING, FD_CEILING
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = FD_CEILING if hard == resource.RLIM_INFINITY else min(hard, FD_CEILING)
     if soft != resource.RLIM_INFINITY and soft < target:
