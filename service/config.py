@@ -118,11 +118,22 @@ RecordsSettings = RecordSettings
 
 
 class LimitsSettings(_Section):
-    """Request size limits; bigger requests get 413 ``payload_too_large``."""
+    """Request and connection limits (``service.limits``; docs/service.md "Limits").
+
+    Bigger requests get 413 ``payload_too_large``; the connection limits are enforced by the
+    HTTP server itself, per worker process.
+    """
 
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_text_chars: int = Field(default=200_000, ge=1)
     max_batch_items: int = Field(default=256, ge=1)
+    # connections (service/limits.py, service/server.py):
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)  # request line + headers; 431
+    header_timeout_s: float = Field(default=10.0, gt=0)  # whole request head within this time
+    keep_alive_s: float = Field(default=5.0, gt=0)  # idle keep-alive connections closed after
+    max_connections: int = Field(default=10_000, ge=16)  # per worker; lowered to fit the fd limit
+    linger_s: float = Field(default=5.0, ge=0)  # discard the unread body after an early answer
+    linger_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)  # ... for at most this much
 
 
 class ConsoleSettings(_Section):

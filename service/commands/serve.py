@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,8 @@ def _prepare_multiprocess_metrics(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate settings and lexicons, start the demo upstream if needed, then serve."""
-    import uvicorn
-
-    from service.logs import configure_logging, logging_config
+    """Validate settings, bind the port, start the demo upstream if needed, then serve."""
+    from service.logs import configure_logging
 
     overrides = _overrides(args)
     try:
@@ -120,6 +119,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"aigc-gateway serve: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+
+    from service.server import BindError, bind
+
+    # Bind first: a port in use is one line, before anything starts or says "serving on".
+    try:
+        sock = bind(settings.host, settings.port)
+    except BindError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with sock:
+        return _serve(settings, overrides, sock)
+
+
+def _serve(settings: Settings, overrides: dict[str, Any], sock: socket.socket) -> int:
+    from service.logs import logging_config
+    from service.server import descriptors
+    from service.server import run as run_server
 
     demo = None
     if settings.demo or settings.upstream is None:
@@ -160,17 +176,28 @@ def run(args: argparse.Namespace) -> int:
             demo.stop()
         return 2
 
+    fds = descriptors(settings)
+    log.info(
+        "connection limits",
+        extra={
+            "open_files_before": fds.before,
+            "open_files": fds.limit,
+            "reserved_files": fds.reserve,
+            "max_connections": fds.max_connections,
+            "header_timeout_s": settings.limits.header_timeout_s,
+            "max_header_bytes": settings.limits.max_header_bytes,
+        },
+    )
     common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
         "log_config": logging_config(settings.log_level),
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,
         "timeout_graceful_shutdown": 30,
     }
+    port = sock.getsockname()[1]  # the port bound, also for --port 0
     print(
-        f"aigc-gateway: serving on http://{settings.host}:{settings.port} "
+        f"aigc-gateway: serving on http://{_url_host(settings.host)}:{port} "
         f"(lexicon {snapshot.version}, {snapshot.lexicon.term_count} terms, "
         f"workers {settings.workers}, upstream {settings.upstream or 'none'})",
         file=sys.stderr,
@@ -180,15 +207,25 @@ def run(args: argparse.Namespace) -> int:
         if settings.workers == 1:
             from service.app import create_app
 
-            uvicorn.run(create_app(settings, snapshot=snapshot), **common)
+            app = create_app(settings, snapshot=snapshot)
+            run_server(app, settings, sock, fds.max_connections, **common)
         else:
             del snapshot
             _prepare_multiprocess_metrics(settings)
             _to_env(overrides)
-            uvicorn.run(
-                "service.app:app_from_env", factory=True, workers=settings.workers, **common
+            run_server(
+                "service.app:app_from_env",
+                settings,
+                sock,
+                fds.max_connections,
+                factory=True,
+                **common,
             )
     finally:
         if demo is not None:
             demo.stop()
     return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
