@@ -206,6 +206,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def run(args: argparse.Namespace) -> str:
+    from service.config import DEMO_PRODUCER_CODE
     from service.demo_upstream import run_in_background
 
     levels = args.levels
@@ -228,6 +229,7 @@ def run(args: argparse.Namespace) -> str:
                     "AIGC_GATEWAY_DATABASE": f"sqlite:///{tmp / 'var' / 'records.sqlite3'}",
                     "AIGC_GATEWAY_ACCESS_LOG": "false",
                     "AIGC_GATEWAY_LOG_LEVEL": "warning",
+                    "AIGC_GATEWAY_LABELS__PRODUCER_CODE": DEMO_PRODUCER_CODE,
                 },
             )
         )

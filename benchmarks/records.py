@@ -205,6 +205,7 @@ def gateway_table(
     import orjson
 
     from benchmarks.gateway import BODY, _free_port, _stop, _uvicorn, _wrk
+    from service.config import DEMO_PRODUCER_CODE
     from service.demo_upstream import run_in_background
 
     routes = {
@@ -228,6 +229,7 @@ def gateway_table(
                         "AIGC_GATEWAY_ACCESS_LOG": "false",
                         "AIGC_GATEWAY_LOG_LEVEL": "warning",
                         "AIGC_GATEWAY_RECORDS__DURABILITY": mode,
+                        "AIGC_GATEWAY_LABELS__PRODUCER_CODE": DEMO_PRODUCER_CODE,
                     }
                     proc = _uvicorn("service.app:app_from_env", port, env)
                     try:

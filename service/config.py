@@ -62,7 +62,8 @@ class ProxySettings(_Section):
     refusal_message: str | None = None  # message of the 400 for a blocked prompt
     # a blocked prompt: "error" = the protocol's 400 envelope; "refusal" = a 200 assistant reply
     block_mode: Literal["error", "refusal"] = "error"
-    media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # image URL fetch limit
+    # image URL fetches, speech and video downloads (with labels.max_upload_bytes)
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     media_timeout_s: float = Field(default=30.0, gt=0)  # image URL fetch time limit
 
 

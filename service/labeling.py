@@ -13,7 +13,7 @@ CLI exits 2. ``--demo`` configures syntactically valid placeholder codes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from service.errors import GatewayError, PayloadTooLarge, ServiceUnavailable, from_library_error
@@ -32,6 +32,7 @@ __all__ = [
     "label_text",
     "library_error",
     "propagate",
+    "readiness",
     "verify_keys",
 ]
 
@@ -127,6 +128,27 @@ def label_settings(cfg: LabelsSettings, tenant: TenantLabels | None = None, *,
         )
     except LabelError as exc:
         raise LabelConfigInvalid(f"Invalid label configuration: {exc}") from exc
+
+
+def readiness(cfg: LabelsSettings, tenants: Iterable[TenantLabels | None]) -> dict[str, Any]:
+    """Whether every tenant with labels enabled can be labeled (``/readyz``, ``serve``).
+
+    ``{"state": "ok" | "labels_not_configured" | "label_config_invalid", "reason": message,
+    "tenants_affected": n}``; tenant ids are not named (``/readyz`` needs no token).
+    """
+    problems: list[GatewayError] = []
+    for mine in tenants:
+        enabled = cfg.enabled if mine is None or mine.enabled is None else mine.enabled
+        if not enabled:
+            continue
+        try:
+            label_settings(cfg, mine)
+        except GatewayError as exc:
+            problems.append(exc)
+    if not problems:
+        return {"state": "ok", "reason": None, "tenants_affected": 0}
+    return {"state": problems[0].code, "reason": problems[0].message,
+            "tenants_affected": len(problems)}
 
 
 def verify_keys(cfg: LabelsSettings) -> dict[str, bytes | str]:

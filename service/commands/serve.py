@@ -158,9 +158,10 @@ def _serve(settings: Settings, overrides: dict[str, Any], sock: socket.socket) -
         )
 
     if settings.labels.enabled and not settings.labels.producer_code:
-        log.warning(
-            "labels.producer_code is not set: implicit labels carry an empty ContentProducer "
-            "and /label refuses files; set your TC260-PG-20252A provider code"
+        log.error(
+            "labels.producer_code is not set: routes that deliver generated content (chat, "
+            "images, speech, video) and /label answer 503 labels_not_configured for every "
+            "tenant without its own code; set your TC260-PG-20252A provider code"
         )
 
     # Compile once here: fail fast with a clear message, and warm the on-disk cache so that

@@ -1,5 +1,12 @@
-"""GB 45438 labels on proxied output: the explicit text notice, the implicit record header,
-and media files (images, speech) through ``labelers.label_file``.
+"""GB 45438 labels on proxied output: the label plan of a tenant, the explicit text notice, the
+implicit record header, and media files through the one bridge (``service.labeling``).
+
+Judgement call (compliance), the same as ``POST /label``: with labels enabled, a tenant whose
+producer code is missing (or whose ``[labels]`` configuration is invalid) gets no labeled
+output at all. Every protocol route that delivers generated content answers 503
+``labels_not_configured`` (or ``label_config_invalid``) in its protocol's envelope before the
+model API is contacted; embeddings (no content to label) and the generic routes are served.
+A record with an empty ``ContentProducer`` would look labeled while breaking GB 45438 §6.1 a).
 """
 
 from __future__ import annotations
@@ -10,7 +17,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LabelPlan", "TextLabel", "implicit_header", "label_media", "label_plan"]
+from service.errors import GatewayError
+
+__all__ = [
+    "LabelPlan",
+    "TextLabel",
+    "check_request",
+    "implicit_header",
+    "label_media",
+    "label_plan",
+]
 
 _ID_UNSAFE = re.compile(r"[^\x21-\x7e]|[\"\\]")
 
@@ -30,39 +46,86 @@ class TextLabel:
 
 @dataclass(frozen=True, slots=True)
 class LabelPlan:
-    """What labels one tenant's output gets."""
+    """What labels one tenant's output gets.
+
+    ``labels`` and ``tenant_labels`` are what the bridge (``service.labeling``) labels media
+    files with; ``problem`` is the error every labeled route answers with while labels are
+    enabled but cannot be made (no producer code, invalid configuration).
+    """
 
     enabled: bool
     producer_code: str
     text: TextLabel | None
     explicit_text: str
     record_ok: bool = False  # the producer code passed labelers.LabelRecord validation
+    labels: Any = None  # service.config.LabelsSettings
+    tenant_labels: Any = None  # service.tenants.TenantLabels | None
+    problem: GatewayError | None = None
 
 
 def label_plan(settings: Any, tenant: Any) -> LabelPlan:
-    """Global label settings with the tenant's overrides applied."""
+    """Global label settings with the tenant's overrides applied, resolved by the bridge."""
+    from service import labeling
+
     glob = settings.labels
-    mine = tenant.labels
-    enabled = glob.enabled if mine.enabled is None else mine.enabled
-    producer = mine.producer_code if mine.producer_code is not None else glob.producer_code
-    explicit = mine.explicit_text if mine.explicit_text is not None else glob.explicit_text
-    position = getattr(mine, "text_position", None) or getattr(glob, "text_position", "start")
-    notice = getattr(mine, "text_notice", None) or getattr(
-        glob, "text_notice", "本内容由人工智能生成"
-    )
+    mine = getattr(tenant, "labels", None)
+    enabled = glob.enabled if mine is None or mine.enabled is None else mine.enabled
+    producer = explicit = ""
+    problem: GatewayError | None = None
+    try:
+        resolved = labeling.label_settings(glob, mine)
+    except GatewayError as exc:  # LabelsNotConfigured, LabelConfigInvalid
+        problem = exc
+    else:
+        producer, explicit = resolved.producer_code, resolved.explicit_text
+    position = getattr(mine, "text_position", None) or glob.text_position
+    notice = glob.text_notice
     text = None
-    if enabled and position != "off":
+    if enabled and problem is None and position != "off":
         wrapped = f"【{notice}】\n\n" if position == "start" else f"\n\n【{notice}】"
         text = TextLabel(wrapped, position)
-    producer = producer or ""
-    try:
+    record_ok = False
+    if problem is None:
         from labelers import LabelRecord
 
-        LabelRecord(label="1", content_producer=producer, produce_id="x")
-        ok = True
-    except Exception:  # noqa: BLE001 - fall back to sanitising on every call
-        ok = False
-    return LabelPlan(enabled, producer, text, explicit, ok)
+        try:
+            LabelRecord(label="1", content_producer=producer, produce_id="x")
+            record_ok = True
+        except Exception:  # noqa: BLE001 - fall back to sanitising on every call
+            record_ok = False
+    return LabelPlan(
+        enabled,
+        producer,
+        text,
+        explicit,
+        record_ok,
+        labels=glob,
+        tenant_labels=mine,
+        problem=problem if enabled else None,
+    )
+
+
+def check_request(plan: LabelPlan | None, adapter: Any, request: Any) -> None:
+    """Refuse, before the model API is contacted, a call whose output could not be labeled.
+
+    - labels enabled but not configured: every route that delivers generated content (all
+      protocol routes but embeddings) answers ``plan.problem`` (503);
+    - labels enabled and the request asks for generated media in a stream (chat audio with
+      ``stream: true``): 400 ``stream_not_labelable`` (streamed media cannot be labeled).
+    """
+    if plan is None or not plan.enabled or adapter is None or adapter.output == "vectors":
+        return
+    if plan.problem is not None:
+        raise plan.problem
+    streamed = getattr(adapter, "streamed_media", None)
+    if isinstance(request, dict) and streamed is not None and streamed(request):
+        from service.errors import BadRequest
+
+        raise BadRequest(
+            f"Streamed {streamed(request)} cannot be labeled (GB 45438); ask for a whole "
+            "answer (stream: false).",
+            code="stream_not_labelable",
+        )
 
 
 def safe_id(value: str | None) -> str:
@@ -112,14 +175,19 @@ def implicit_header(plan: LabelPlan, produce_id: str) -> bytes:
 
 
 def label_media(data: bytes, *, media_type: str | None, plan: LabelPlan, produce_id: str) -> Any:
-    """Label an image or audio file; returns ``labelers.LabeledFile``. Raises ``LabelError``."""
-    from labelers import LabelSettings, label_file
+    """Label a media file through the bridge with the tenant's settings (signing, font, image
+    position, audio cue, limits, video, C2PA ...); returns ``labelers.LabeledFile``.
 
-    settings = LabelSettings(
-        producer_code=plan.producer_code,
-        explicit_text=plan.explicit_text,
-        strict_provider_code=False,
-    )
-    return label_file(
-        data, media_type=media_type, settings=settings, produce_id=safe_id(produce_id)
+    Raises the bridge's ``GatewayError`` subclasses.
+    """
+    from service import labeling
+
+    if plan.problem is not None:
+        raise plan.problem
+    return labeling.label(
+        plan.labels,
+        plan.tenant_labels,
+        data,
+        media_type=media_type,
+        produce_id=safe_id(produce_id),
     )

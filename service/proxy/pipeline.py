@@ -31,7 +31,7 @@ from .decisions import Decisions
 from .generic import GenericStream
 from .guards import InputGuard, call_upstream
 from .headers import upstream_headers, upstream_url
-from .labels import LabelPlan, label_plan
+from .labels import LabelPlan, check_request, label_plan
 from .media import FileStore, LabelFailed, UrlFetcher
 from .metrics import ProxyMetrics
 from .routing import Route
@@ -152,11 +152,11 @@ class Proxy:
         if (
             getattr(records, "restricted_refuse_media", True)
             and adapter is not None
-            and adapter.output in ("image", "audio")
+            and adapter.output in ("image", "audio", "video", "job")
         ):
             raise UserRestricted(
                 "This user is restricted for repeated policy violations and may not "
-                "generate images or audio. An appeal can be filed at POST /complaints "
+                "generate images, audio or video. An appeal can be filed at POST /complaints "
                 "with kind 'appeal'."
             )
         return True
@@ -226,6 +226,7 @@ class Proxy:
         if inputs.blocked:
             await self._blocked(call, request)
             return
+        check_request(call.plan, adapter, request)  # output that could not be labeled: refused
         payload = body.serialize(changed)
         key, strip = self._upstream_key(call)
         headers = upstream_headers(
@@ -257,7 +258,8 @@ class Proxy:
         message = _own(tenant, "refusal_message") or settings.proxy.refusal_message or _BLOCKED
         mode = _own(tenant, "block_mode") or getattr(settings.proxy, "block_mode", "error")
         reply = None
-        if mode == "refusal" and adapter is not None and isinstance(request, dict):
+        labels_ok = call.plan is None or not call.plan.enabled or call.plan.problem is None
+        if mode == "refusal" and adapter is not None and isinstance(request, dict) and labels_ok:
             reply = adapter.refusal(request, message, call.request_id)
         if reply is None:
             raise PolicyViolation(message, code="content_policy_violation")
@@ -281,7 +283,8 @@ class Proxy:
     async def _stream(self, call: Call, resp: Any, request: Any, ctype: str) -> None:
         adapter = call.adapter
         assert call.outputs is not None and call.plan is not None
-        if adapter is not None and adapter.output in ("image", "audio") and call.plan.enabled:
+        media_out = adapter is not None and adapter.output in ("image", "audio", "video")
+        if media_out and call.plan.enabled:
             resp.close()  # streamed images/audio (partial images) cannot be labeled
             raise LabelFailed("Streamed media cannot be labeled; ask for a whole answer.")
         label = None

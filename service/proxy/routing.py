@@ -78,6 +78,10 @@ _TEMPLATES = {
     "ollama_chat": "/api/chat",
     "ollama_generate": "/api/generate",
     "ollama_embed": "/api/embed",
+    "videos": "/v1/videos",
+    "video_jobs": "/v1/videos/{id}",
+    "video_sync": "/v1/videos/sync",
+    "video_content": "/v1/videos/{id}/content",
 }
 
 # tail -> adapter name, per family; longer tails are tried first
@@ -95,6 +99,20 @@ _TAILS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("api/generate", "ollama_generate", _OLLAMA_PREFIXES, "ollama"),
     ("api/embed", "ollama_embed", _OLLAMA_PREFIXES, "ollama"),
     ("api/embeddings", "ollama_embed", _OLLAMA_PREFIXES, "ollama"),
+)
+
+# Video generation (OpenAI Videos API shape): (methods, tail, adapter name), first match wins;
+# "*" is an id, forwarded as sent. Other video paths (DELETE, characters) stay generic.
+_VIDEO = (
+    (("POST",), "videos", "videos"),
+    (("POST",), "videos/generations", "videos"),  # vLLM-Omni before /v1/videos
+    (("POST",), "videos/edits", "videos"),
+    (("POST",), "videos/extensions", "videos"),
+    (("POST",), "videos/sync", "video_sync"),  # vLLM-Omni: the video is the answer
+    (("POST",), "videos/*/remix", "videos"),
+    (("GET", "HEAD"), "videos", "video_jobs"),
+    (("GET", "HEAD"), "videos/*", "video_jobs"),
+    (("GET",), "videos/*/content", "video_content"),  # HEAD: generic (no body to label)
 )
 
 # Generic routes whose requests may carry media files (multipart uploads).
@@ -196,6 +214,15 @@ def classify(method: str, segments: list[str]) -> Route | None:
                     adapter.takes_media,
                     _TEMPLATES[name],
                 )
+    for methods, tail, name in _VIDEO:
+        n = _ends_with(low, tail, _OPENAI_PREFIXES) if method in methods else -1
+        if n >= 0:
+            pattern = (_prefix_for(low[:n], _OPENAI_PREFIXES) + "/" + tail).strip("/").split("/")
+            fixed = [s if p == "*" else s.lower() for p, s in zip(pattern, segments, strict=True)]
+            adapter = by_name(name)
+            return Route(
+                "protocol", _wire(fixed), "openai", adapter, adapter.takes_media, _TEMPLATES[name]
+            )
     if method in ("GET", "HEAD"):
         for tail, prefixes in _NO_TEXT:
             parts = tail.split("/")

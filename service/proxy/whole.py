@@ -26,7 +26,15 @@ from .call import Call
 from .decisions import ALL
 from .headers import relayed
 from .labels import implicit_header
-from .media import gateway_base, label_images, label_speech
+from .media import (
+    LabelFailed,
+    gateway_base,
+    label_download,
+    label_images,
+    label_payloads,
+    read_bounded,
+    rewrite_job_urls,
+)
 from .payloads import DOCUMENT, MEDIA, TEXT, kind_of
 from .upstream import map_transport_errors
 from .walker import NON_TEXT, Walk
@@ -49,7 +57,8 @@ class AnswerBlocked(GatewayError):
     code = "content_policy_violation"
 
 
-def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> Any:
+def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> tuple[Any, list]:
+    """The screened answer and the media payloads found in it (for the media path)."""
     adapter = call.adapter if protocol else None
     outputs = call.outputs
     assert outputs is not None
@@ -67,7 +76,7 @@ def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> Any:
     if adapter is None:
         if blocked:
             raise AnswerBlocked("The answer was blocked by the content policy.")
-        return value
+        return value, walk.payloads
     if not adapter.answer_ok(value):
         raise UpstreamError(
             "The model API answered in a shape the gateway cannot screen.",
@@ -86,7 +95,7 @@ def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> Any:
         and not (isinstance(value, dict) and value.get("error"))
     ):
         call.labeled = adapter.label(value, plan.text, blocked)
-    return value
+    return value, walk.payloads
 
 
 def _scope_of(adapter: Any) -> Any:
@@ -108,25 +117,34 @@ def _screen_text(call: Call, text: str) -> str:
 
 async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
     """Relay a non-streaming upstream answer (``resp``: aiohttp response or a gateway reply)."""
-    with map_transport_errors():
-        data = await resp.read()
-    call.upstream_done = time.perf_counter()
     status = resp.status
-    ctype = resp.headers.get("content-type", "")
-    mtype = ctype.split(";")[0].strip().lower()
     adapter = call.adapter
     plan = call.plan
     labels_on = adapter is not None and plan is not None and plan.enabled and status < 400
+    file_out = status < 400 and adapter is not None and adapter.output in ("audio", "video")
+    with map_transport_errors():
+        if file_out and labels_on and hasattr(resp.content, "iter_chunked"):
+            limit = min(plan.labels.max_upload_bytes, call.runtime.settings.proxy.media_max_bytes)
+            data = await read_bounded(resp, limit, "labels.max_upload_bytes, proxy.media_max_bytes")
+        else:
+            data = await resp.read()
+    call.upstream_done = time.perf_counter()
+    ctype = resp.headers.get("content-type", "")
+    mtype = ctype.split(";")[0].strip().lower()
     extra: list[tuple[bytes, bytes]] = []
     t0 = time.perf_counter()
-    if status < 400 and adapter is not None and adapter.output == "audio":
-        if labels_on:  # anything but audio fails here: never delivered unlabeled
-            call.produce_id = call.request_id
-            data, ctype, labeled = await label_speech(
-                data, ctype, plan=plan, produce_id=call.produce_id
+    if file_out:
+        if labels_on:  # anything but the expected media fails here: never delivered unlabeled
+            query = call.scope.get("query_string") or b""
+            content_id = getattr(adapter, "content_id", None)
+            call.produce_id = (content_id and content_id(call.path, query)) or call.request_id
+            families = ("audio",) if adapter.output == "audio" else ("video", "image")
+            out = await label_download(
+                data, ctype, plan=plan, produce_id=call.produce_id, families=families
             )
-            call.media_labeled.append(labeled)
-            extra.append((b"x-aigc-label", implicit_header(plan, call.produce_id)))
+            data, ctype = out.data, out.media_type
+            call.media_labeled.append((out.record.produce_id, out.media_type, out.explicit))
+            extra.append((b"x-aigc-label", out.record.to_json().encode()))
         else:
             kind, sniffed = kind_of(data)
             if kind == TEXT:
@@ -140,7 +158,10 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamError("The model API returned invalid JSON.") from None
-        value = _screen_json(call, value, adapter is not None and status < 400, request)
+        value, media = _screen_json(call, value, adapter is not None and status < 400, request)
+        if status >= 400 and adapter is not None and plan is not None and plan.enabled:
+            if any(payload.kind == MEDIA for _, payload, _, _ in media):
+                raise LabelFailed("The model API's error answer carried a media file.")
         if adapter is not None and status < 400:
             call.produce_id = adapter.response_id(value) or call.request_id
             if adapter.output == "image" and labels_on and call.outputs.decision != "block":
@@ -152,7 +173,16 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
                     gateway_base=gateway_base(call.scope),
                     fetch=proxy.fetcher(call),
                 )
-            if labels_on and adapter.output != "vectors":
+            elif labels_on and adapter.output == "text" and media:
+                call.media_labeled += await label_payloads(
+                    media, plan=plan, produce_id=call.produce_id
+                )
+            elif labels_on and adapter.output == "job":
+                fetcher = proxy.fetcher(call)
+                rewrite_job_urls(
+                    value, upstream=fetcher.upstream, gateway_base=gateway_base(call.scope)
+                )
+            if labels_on and adapter.output not in ("vectors", "job"):
                 extra.append((b"x-aigc-label", implicit_header(plan, call.produce_id)))
         data = orjson.dumps(value)
         ctype = "application/json"
@@ -161,7 +191,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             lines = [orjson.loads(line) for line in data.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
             raise UpstreamError("The model API returned invalid JSON Lines.") from None
-        lines = _screen_json(call, lines, False, request)
+        lines, _ = _screen_json(call, lines, False, request)
         data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     else:
         kind, sniffed = kind_of(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -24,7 +25,9 @@ async def healthz() -> Response:
 async def readyz(runtime: RuntimeDep) -> Response:
     """200 ``ready`` when the lexicon is compiled and the records database answers; 200
     ``degraded`` while records go to the local spool (or, with ``when_unrecordable = "serve"``,
-    cannot be made durable at all); 503 ``not_ready`` otherwise. ``records`` says why."""
+    cannot be made durable at all); 503 ``not_ready`` otherwise. ``records`` says why.
+    ``labels`` reports tenants whose output cannot be labeled (no producer code): their
+    labeled routes answer 503 ``labels_not_configured``; the rest of the gateway serves."""
     _, checks = runtime.ready()
     records = _records_status(runtime.recorder)
     checks["records"] = records["state"] == "ok"
@@ -35,6 +38,7 @@ async def readyz(runtime: RuntimeDep) -> Response:
         "status": status,
         "checks": checks,
         "records": records,
+        "labels": _labels_status(runtime),
         "lexicon_version": snapshot.version,
         "terms": snapshot.lexicon.term_count,
         "tenants": len(snapshot.tenants.tenants),
@@ -42,6 +46,14 @@ async def readyz(runtime: RuntimeDep) -> Response:
         "pid": os.getpid(),
     }
     return json_response(body, status=200 if serving else 503)
+
+
+def _labels_status(runtime: Any) -> dict:
+    from service.labeling import readiness
+
+    registry = runtime.snapshot.tenants
+    tenants = registry.tenants.values() if registry.auth_required else [registry.default]
+    return readiness(runtime.settings.labels, [t.labels for t in tenants])
 
 
 def _records_status(recorder: object) -> dict:

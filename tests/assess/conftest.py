@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.app import create_app
-from service.config import Settings
+from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import create_app as demo_upstream
 from tests.classifier.fake_guard import FakeGuard
 from tests.support.server import serve
@@ -30,6 +30,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             data_dir=data,
             database=f"sqlite:///{data / 'records.sqlite3'}",
             access_log=False,
+            labels={"producer_code": DEMO_PRODUCER_CODE},  # labeled routes need it
         )
         with serve(create_app(settings)) as base:
             yield base

@@ -1,6 +1,6 @@
 """One bridge (service/labeling.py): the same file labeled through ``POST /label``, the
-``label`` command and the bridge itself gives the same record, signature and bytes, from one
-config file. Plus the service-level contracts around it (503 without a producer code, 422 for
+``label`` command, the proxy's media path and the bridge itself gives the same record,
+signature and bytes, from one config file. Plus the service-level contracts around it (503 without a producer code, 422 for
 text the font cannot draw, trace detection on ``/label/propagate``, CLI output)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from service.config import load_settings
 from tests.support.server import serve
 
 from .doc_support import PRODUCER, PROPAGATOR, make_pdf
-from .image_support import encode, gradient, ocr
+from .image_support import encode, exiftool, gradient, ocr
 from .test_traces import A1111
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,3 +159,75 @@ def test_cli_summary_on_stdout_and_umask_mode(tmp_path: Path) -> None:
     summary = json.loads(done.stdout)
     assert summary["output"] == "b.pdf" and summary["record"]["ContentProducer"] == PRODUCER
     assert stat.S_IMODE((tmp_path / "b.pdf").stat().st_mode) == 0o644
+
+
+def test_same_image_same_record_through_the_proxy(tmp_path: Path) -> None:
+    """The fourth path: an image-generation answer (b64_json, then a URL result) from a fake
+    upstream, labeled inside the proxy, equals the bridge, ``POST /label`` and the CLI: the
+    same record (read by ExifTool), the same bytes, an HMAC that stdlib ``hmac`` verifies —
+    from one config file."""
+    import base64
+    import hmac
+
+    import openai
+
+    from tests.proxy.fake_upstream import FakeUpstream, Reply
+
+    src = encode(gradient(400, 300), "PNG")
+    fake = FakeUpstream()
+    with serve(fake) as upstream:
+        config = _config(tmp_path)
+        config.write_text(f'upstream = "{upstream}"\n' + config.read_text())
+        settings = load_settings(config=config)
+        fake.json("/v1/images/generations",
+                  {"created": 1, "data": [{"b64_json": base64.b64encode(src).decode()}]})
+        fake.reply("/files/out.png", Reply([src], content_type="image/png"))
+        fake.json("/v1/images/generations",
+                  {"created": 2, "data": [{"url": upstream + "/files/out.png"}]})
+        with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
+            sdk = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+            raw = sdk.images.with_raw_response.generate(model="img", prompt="a cat",
+                                                        response_format="b64_json")
+            from_b64 = base64.b64decode(raw.parse().data[0].b64_json)
+            pid_b64 = json.loads(raw.headers["x-aigc-label"])["ProduceID"]
+            r = c.post("/v1/images/generations", json={"model": "img", "prompt": "a cat"})
+            assert r.status_code == 200, r.text
+            pid_url = json.loads(r.headers["x-aigc-label"])["ProduceID"]
+            from_url = c.get(r.json()["data"][0]["url"]).content
+            assert pid_b64 != pid_url
+            by_route = c.post("/label", files={"file": ("a.png", src)},
+                              data={"produce_id": pid_b64})
+            assert by_route.status_code == 200, by_route.text
+    (tmp_path / "in.png").write_bytes(src)
+    done = subprocess.run([sys.executable, "-m", "service", "label", "in.png", "-o", "out.png",
+                           "--config", str(config), "--produce-id", pid_b64],
+                          cwd=tmp_path, capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr.decode()
+    by_cli = (tmp_path / "out.png").read_bytes()
+    direct = {pid: labeling.label(settings.labels, None, src, produce_id=pid)
+              for pid in (pid_b64, pid_url)}
+    # the same bytes on every path (for the same ProduceID)
+    assert {hashlib.sha256(b).digest() for b in (from_b64, by_route.content, by_cli,
+                                                   direct[pid_b64].data)} \
+        == {hashlib.sha256(direct[pid_b64].data).digest()}
+    assert from_url == direct[pid_url].data
+    # the record as ExifTool reads it from each file, signed with the configured key
+    paths = []
+    for name, data in (("proxy-b64", from_b64), ("proxy-url", from_url), ("route", by_route.content),
+                       ("cli", by_cli)):
+        paths.append(tmp_path / f"{name}.png")
+        paths[-1].write_bytes(data)
+    views = exiftool(paths, tmp_path)
+    records = [json.loads(v["XMP-TC260:AIGC"]) for v in views]
+    assert records[0] == records[2] == records[3] == direct[pid_b64].record.to_dict()
+    assert records[1] == direct[pid_url].record.to_dict()
+    for record, pid in zip(records, (pid_b64, pid_url, pid_b64, pid_b64), strict=True):
+        assert record["ContentProducer"] == PRODUCER and record["ProduceID"] == pid
+        sd = json.loads(record["ReservedCode1"])["SecurityData"]
+        message = (f'"Label":"1","ContentProducer":"{PRODUCER}","ProduceID":"{pid}"').encode()
+        macs = [e["Signature"] for e in sd["PrivSD"] if e["TBSData"]["Type"] == "Md"]
+        assert macs == [hmac.new(KEY.encode(), message, "sha256").hexdigest()]
+    # image_position = "top-left" from the config file reached the proxy's labels too
+    boxes = [box for text, box in ocr(from_url) if "AI生成" in text]
+    assert boxes and boxes[0][0] < 100 and boxes[0][1] < 100

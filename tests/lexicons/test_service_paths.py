@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from service.app import create_app
-from service.config import load_settings
+from service.config import DEMO_PRODUCER_CODE, load_settings
 from service.demo_upstream import run_in_background
 from tests.support.server import serve
 
@@ -83,6 +83,7 @@ def test_streamed_reply_through_the_gateway(lexdir: Path, tmp_path: Path) -> Non
             data_dir=tmp_path / "var",
             access_log=False,
             policy={"input": {"*": "allow"}},  # the prompt passes; the echoed reply is screened
+            labels={"producer_code": DEMO_PRODUCER_CODE},  # labeled routes need it
         )
         with serve(create_app(settings)) as url:
             client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)

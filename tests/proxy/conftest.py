@@ -47,7 +47,12 @@ def upstream_url(fake_server: tuple[FakeUpstream, str]) -> str:
     return fake_server[1]
 
 
+PRODUCER = "001191110102MACQD9K64010000"  # a well-formed TC260 provider code (test only)
+
+
 def _settings(tmp: Path, lexdir: Path, url: str, **extra: Any) -> Settings:
+    """The gateway's settings; labeled routes need a producer code (else 503), so ``labels``
+    given here are merged over it."""
     values: dict[str, Any] = {
         "upstream": url,
         "lexicons": [lexdir],
@@ -55,7 +60,8 @@ def _settings(tmp: Path, lexdir: Path, url: str, **extra: Any) -> Settings:
         "database": f"sqlite:///{tmp / 'records.sqlite3'}",
         "access_log": False,
     }
-    values.update(extra)
+    labels = {"producer_code": PRODUCER, **extra.pop("labels", {})}
+    values.update(extra, labels=labels)
     return Settings(**values)
 
 

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from service.app import create_app
-from service.config import Settings
+from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import run_in_background
 from tests.support.server import serve
 
@@ -25,6 +25,7 @@ def test_third_blocked_prompt_suspends_the_user(tmp_path):
                 upstream=upstream.url,
                 admin_token=ADMIN,
                 records={"sanction_cache_s": 0.2},
+                labels={"producer_code": DEMO_PRODUCER_CODE},  # labeled routes need it
             )
         )
         with serve(app) as base, httpx.Client(base_url=base, timeout=10) as http:

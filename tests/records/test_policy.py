@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from service.app import create_app
-from service.config import Settings
+from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import run_in_background
 from tests.support.server import serve
 
@@ -33,6 +33,7 @@ def _settings(tmp_path: Path, policy: str, upstream: str) -> Settings:
             "retry_interval_s": 0.1,
             "when_unrecordable": policy,
         },
+        labels={"producer_code": DEMO_PRODUCER_CODE},  # labeled routes need it
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .anthropic_messages import AnthropicMessages
 from .base import Adapter, InvalidRequest, error_body
 from .embeddings import Embeddings
-from .media import ImageEdits, Images, Speech
+from .media import ImageEdits, Images, Speech, VideoContent, VideoJobs, Videos, VideoSync
 from .ollama import OllamaChat, OllamaEmbed, OllamaGenerate
 from .openai_chat import OpenAIChat
 from .openai_completions import OpenAICompletions
@@ -24,6 +24,10 @@ ADAPTERS: dict[str, Adapter] = {
         Images(),
         ImageEdits(),
         Speech(),
+        Videos(),
+        VideoJobs(),
+        VideoSync(),
+        VideoContent(),
         AnthropicMessages(),
         OllamaChat(),
         OllamaGenerate(),

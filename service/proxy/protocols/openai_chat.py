@@ -98,6 +98,10 @@ class ChoicesStream(StreamProtocol):
         self.usage: Any = None
         self.json_mode = wants_json(request)
         self._fields: dict[tuple, Field] = {}  # a path's treatment never changes in a stream
+        modalities = request.get("modalities")
+        # streamed audio passes only when asked for (and so only with labels off: a labeled
+        # gateway refuses such requests, labels.check_request); unasked it is never relayed
+        self.audio_ok = isinstance(modalities, list) and "audio" in modalities
 
     # -- parsing ------------------------------------------------------------------------------
 
@@ -125,6 +129,12 @@ class ChoicesStream(StreamProtocol):
         for key, value in delta.items():
             if key in _DISPLAY and value is not None and value.__class__ is not str:
                 raise Unparseable(f"a chunk whose delta.{key} is {type(value).__name__}")
+        audio = delta.get("audio")
+        if audio is not None:
+            if not isinstance(audio, dict):
+                raise Unparseable("a chunk whose delta.audio is not an object")
+            if audio.get("data") is not None and not self.audio_ok:  # a transcript is text
+                raise Unparseable("streamed audio the request did not ask for")
         calls = delta.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):
@@ -390,6 +400,13 @@ class OpenAIChat(Adapter):
 
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
+
+    def streamed_media(self, body: dict) -> str | None:
+        """Streamed audio output (``modalities`` with "audio") cannot be labeled."""
+        modalities = body.get("modalities")
+        if self.is_stream(body) and isinstance(modalities, list) and "audio" in modalities:
+            return "audio"
+        return None
 
     # -- whole answers ------------------------------------------------------------------------
 

@@ -66,6 +66,23 @@ def _key(kind: str, obj: dict) -> tuple:
     )
 
 
+def _image_tool(body: dict) -> bool:
+    tools = body.get("tools")
+    return isinstance(tools, list) and any(
+        isinstance(t, dict) and t.get("type") == "image_generation" for t in tools
+    )
+
+
+def _has_image_generation(kind: str, obj: dict) -> bool:
+    if kind.startswith("response.image_generation_call."):
+        return True
+    items = [obj.get("item")]
+    response = obj.get("response")
+    if isinstance(response, dict) and isinstance(response.get("output"), list):
+        items += response["output"]
+    return any(isinstance(i, dict) and i.get("type") == "image_generation_call" for i in items)
+
+
 class ResponsesStream(StreamProtocol):
     strip: ClassVar[dict[str, Any] | None] = {"logprobs": []}
 
@@ -76,6 +93,9 @@ class ResponsesStream(StreamProtocol):
         self.items: dict[int, dict] = {}
         self.claimed: set[tuple] = set()
         self.json_mode = wants_json(request)
+        # generated images stream only when the image_generation tool was asked for (and so
+        # only with labels off: a labeled gateway refuses such requests)
+        self.images_ok = _image_tool(request)
 
     def check(self, event: Event) -> None:
         obj = event.obj
@@ -88,6 +108,8 @@ class ResponsesStream(StreamProtocol):
             value = obj.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise Unparseable(f"a {kind} whose {key} is not an integer")
+        if not self.images_ok and _has_image_generation(kind, obj):
+            raise Unparseable("streamed generated images the request did not ask for")
 
     def merge(self, last: Event, event: Event) -> bool:
         a, b = last.obj, event.obj
@@ -316,6 +338,12 @@ class OpenAIResponses(Adapter):
 
     def labelable(self, body: dict) -> bool:
         return not wants_json(body)
+
+    def streamed_media(self, body: dict) -> str | None:
+        """Streamed generated images (the image_generation tool) cannot be labeled."""
+        if self.is_stream(body) and _image_tool(body):
+            return "images (the image_generation tool)"
+        return None
 
     def answer_ok(self, body: Any) -> bool:
         if not isinstance(body, dict):
