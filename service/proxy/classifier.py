@@ -103,10 +103,12 @@ class PromptGuard:
 class AnswerGuard:
     """``guards.OutputGuard``: whole text answers per scope; ``StreamGate`` for streams."""
 
-    async def answer(self, call: Any, texts: dict[Hashable, str]) -> set[Hashable]:
+    def active(self, call: Any) -> bool:
         v = verdicts(call)
-        if v is None or v.outputs is None:
-            return set()
+        return v is not None and v.outputs is not None
+
+    async def answer(self, call: Any, texts: dict[Hashable, str]) -> set[Hashable]:
+        v = call.guard
         scopes = list(texts)
         found = await asyncio.gather(
             *(

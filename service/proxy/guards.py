@@ -9,8 +9,8 @@ installs its own, ``service.proxy.classifier``):
   (None); without ``when`` a guard runs beside. A ``"block"`` verdict cancels the upstream call
   (or keeps it from starting) and the client gets the protocol's block outcome, as for a
   lexicon block (``call_upstream``).
-- ``OutputGuard`` (``Proxy.output_guard``): ``answer(call, texts)`` judges the texts of a whole
-  answer per scope (a choice, or ``ALL``) and names the scopes to block (``guard_answer``);
+- ``OutputGuard`` (``Proxy.output_guard``): when ``active(call)``, ``answer(call, texts)``
+  judges the texts of a whole answer per scope (a choice, or ``ALL``) and names the scopes to block (``guard_answer``);
   ``stream(call)`` gives the call's ``StreamGuard``, or None.
 - ``StreamGuard``: sees every released segment of streamed text (``Slots.release``) and may
   hold it until judged (``hold``) or let it through and cut the scope later (``async``). The
@@ -80,6 +80,10 @@ class StreamGuard(Protocol):
 
 
 class OutputGuard(Protocol):
+    def active(self, call: Any) -> bool:
+        """Whether it judges this call's answer at all (cheap; asked first)."""
+        ...
+
     async def answer(self, call: Any, texts: dict[Hashable, str]) -> set[Hashable]:
         """The scopes of a whole answer to block, judging ``texts`` (scope -> its text)."""
         ...
@@ -146,6 +150,8 @@ async def guard_answer(
     """Judge a whole answer's texts (those of ``walk``, after the lexicon) per scope, except
     the scopes already ``blocked``; empty the texts of the scopes the guard blocks and mark
     them blocked on ``call.outputs``. Returns those scopes."""
+    if not guard.active(call):
+        return set()
     groups: dict[Hashable, list[str]] = {}
     refs: dict[Hashable, list[Any]] = {}
     for ref in walk.refs:
