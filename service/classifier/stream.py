@@ -67,8 +67,9 @@ class GuardStream:
         self._changed = asyncio.Event()
         self._clock = clock
         self._notify = notify
-        self.unsafe: Verdict | None = None  # the first unsafe verdict to arrive
-        self.verdicts: list[Verdict] = []
+        self._unsafe: Verdict | None = None
+        self._unseen: list[asyncio.Task[Verdict]] = []  # checks whose verdict is not noted
+        self.verdicts: list[Verdict] = []  # in the order they were noted
         self.fed_chars = 0
         self.released_chars = 0
         self.max_holdback = 0
@@ -129,20 +130,24 @@ class GuardStream:
         send (hold: up to the cut; async: ""). Checks still running are cancelled."""
         self.end()
         await self.settle()
-        for segment in self._segments:  # a done-callback may not have run yet
-            if segment.task.done() and not segment.task.cancelled():
-                self._note(_verdict_of(segment.task))
         out = self._release()  # async mode released everything as it came
         self.close()
         return out
 
     def close(self) -> None:
-        """Cancel checks still running (client gone, stream cut)."""
+        """Cancel checks still running (client gone, stream cut); verdicts in are noted."""
+        self._catch_up()
         for segment in self._segments:
             if not segment.task.done():
                 segment.task.cancel()
 
     # -- state and figures -----------------------------------------------------------------
+
+    @property
+    def unsafe(self) -> Verdict | None:
+        """The first unsafe verdict noted (None: none so far)."""
+        self._catch_up()
+        return self._unsafe
 
     @property
     def cut(self) -> bool:
@@ -181,6 +186,22 @@ class GuardStream:
         """Every segment submitted so far has its verdict."""
         return all(s.task.done() for s in self._segments)
 
+    def _catch_up(self) -> None:
+        """Note the verdicts of finished checks (a task can be done before its done-callback
+        ran: state is read from the tasks, never only from callbacks)."""
+        if not self._unseen:
+            return
+        waiting = []
+        for task in self._unseen:
+            if not task.done():
+                waiting.append(task)
+            elif not task.cancelled():
+                verdict = _verdict_of(task)
+                self.verdicts.append(verdict)
+                if verdict.unsafe and self._unsafe is None:
+                    self._unsafe = verdict
+        self._unseen = waiting
+
     # -- internals -------------------------------------------------------------------------
 
     def _submit(self, segment: str) -> None:
@@ -191,13 +212,12 @@ class GuardStream:
         task = asyncio.ensure_future(self._check(window))
         task.add_done_callback(self._on_verdict)
         self._segments.append(_Segment(segment, task))
+        self._unseen.append(task)
 
     def _on_verdict(self, task: asyncio.Task[Verdict]) -> None:
         if task.cancelled():
             return
-        verdict = _verdict_of(task)
-        self.verdicts.append(verdict)
-        self._note(verdict)
+        self._catch_up()
         self._changed.set()
         if self._notify is not None:
             self._notify()
@@ -213,12 +233,8 @@ class GuardStream:
         finally:
             waiter.cancel()
 
-    def _note(self, verdict: Verdict) -> None:
-        if verdict.unsafe and self.unsafe is None:
-            self.unsafe = verdict
-
     def _pass(self, text: str) -> str:
-        if self.unsafe is not None or not text:
+        if self._unsafe is not None or not text:
             return ""
         if self.first_released_at is None:
             self.first_released_at = self._clock()
@@ -234,10 +250,8 @@ class GuardStream:
             segment = self._segments[self._head]
             if not segment.task.done() or segment.task.cancelled():
                 break
-            # the task may be done before its done-callback ran: look at the verdict itself
-            verdict = _verdict_of(segment.task)
-            self._note(verdict)
-            if verdict.unsafe:
+            self._catch_up()  # the task may be done before its done-callback ran
+            if _verdict_of(segment.task).unsafe:
                 break  # the cut: nothing from here on
             out.append(segment.text)
             self._head += 1

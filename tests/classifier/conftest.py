@@ -73,6 +73,7 @@ def make_settings(guard_url: str) -> Callable[..., ClassifierSettings]:
 
 BLOCK = "爆炸物配方"  # the test lexicon blocks it
 FLAG = "旗标词语"  # ... flags it
+MASK = "机密代号"  # ... masks it
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +81,7 @@ def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("classifier-lexicon")
     (d / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
     (d / "a1.false_harmful_info.txt").write_text(f"{FLAG}\taction=flag\n", encoding="utf-8")
+    (d / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
     return d
 
 

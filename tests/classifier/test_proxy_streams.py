@@ -21,6 +21,7 @@ import pytest
 from tests.proxy import scripts
 from tests.proxy.fake_upstream import FakeUpstream, Reply, sse
 
+from .conftest import MASK
 from .fake_guard import FakeGuard, Fault
 
 CHAT = "/v1/chat/completions"
@@ -323,3 +324,86 @@ def test_stream_guard_keeps_the_upstream_error_event(
             timeout=20,
         )
     assert "upstream_invalid_stream" in r.text and "[DONE]" not in r.text
+
+
+def test_the_label_notice_goes_out_with_the_first_released_text(
+    make_gateway, guard: FakeGuard, upstream: FakeUpstream
+) -> None:
+    thought = "先想一想这个问题该怎么回答。"
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        return scripts.chat_chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
+
+    upstream.stream(
+        CHAT,
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"reasoning_content": thought}),  # the first displayed text is reasoning
+            chunk({"content": S1}),
+            chunk({}, "stop"),
+            b"data: [DONE]\n\n",
+        ],
+    )
+    notice = "本内容由人工智能生成"
+    with make_gateway(stream_mode="hold", settings={"labels": {"text_position": "start"}}) as gw:
+        r = httpx.post(
+            gw.url + CHAT,
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "讲"}]},
+            timeout=20,
+        )
+    deltas = [
+        orjson.loads(line[6:])["choices"][0]["delta"]
+        for line in r.text.splitlines()
+        if line.startswith("data: {") and orjson.loads(line[6:])["choices"]
+    ]
+    first = next(d for d in deltas if d.get("reasoning_content"))
+    assert first["reasoning_content"] == thought and notice in first["content"]
+    content = "".join(d.get("content") or "" for d in deltas)
+    assert content == first["content"] + S1
+
+
+def test_masked_text_reaches_the_guard_masked(
+    make_gateway, guard: FakeGuard, upstream: FakeUpstream, tmp_path
+) -> None:
+    upstream.stream(CHAT, scripts.chat_stream([f"我的暗号是{MASK}，", "请记住它好吗。"]))
+    reader = Reader()
+    with make_gateway(stream_mode="hold") as gw:
+        reader.read(gw.url)
+    assert reader.text == {0: "我的暗号是****，请记住它好吗。"}
+    windows = [c.body["messages"][1]["content"] for c in guard.checks("output")]
+    assert windows and all(MASK not in w for w in windows)
+
+
+def test_a_client_leaving_while_verdicts_are_awaited_cancels_everything(
+    make_gateway, guard: FakeGuard, upstream: FakeUpstream
+) -> None:
+    guard.script["晴朗"] = Fault(hang=True)  # no verdict until the gateway gives up
+    upstream.stream(CHAT, scripts.chat_stream([S1])[:2], endless=True)
+    with make_gateway(stream_mode="hold", timeout_s=60) as gw:
+        with httpx.stream(
+            "POST",
+            gw.url + CHAT,
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "讲"}]},
+            timeout=20,
+        ) as r:
+            assert r.status_code == 200
+            deadline = time.monotonic() + 20
+            while not guard.checks("output") and time.monotonic() < deadline:
+                time.sleep(0.01)  # the gateway is now waiting for the verdict on S1
+        assert upstream.cancelled.wait(20)
+        deadline = time.monotonic() + 20
+        while not guard.checks("output")[0].cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert guard.checks("output")[0].cancelled  # the guard call was given up, not left hanging
+
+
+def test_anthropic_whole_answer_blocked_by_the_guard(
+    make_gateway, guard: FakeGuard, upstream: FakeUpstream
+) -> None:
+    upstream.json("/v1/messages", scripts.anthropic_json(S1 + BAD))
+    with make_gateway() as gw:
+        c = anthropic.Anthropic(base_url=gw.url, api_key="k", max_retries=0)
+        message = c.messages.create(
+            model="claude", max_tokens=10, messages=[{"role": "user", "content": "讲"}]
+        )
+    assert message.content == [] and message.stop_reason == "refusal"
