@@ -1,7 +1,9 @@
 """Split a text into plain and highlighted segments for the templates (which escape them).
 
 Spans may overlap; each segment carries the strictest action of the spans covering it and
-their labels, so a template can mark it ``<mark class="act-block" title="...">``.
+their labels, so a template can mark it ``<mark class="act-block" title="...">``. A zero-width
+space (where texts screened together meet, or hidden in a text) is shown as a visible mark:
+templates print ``segment.pieces`` with a separator between them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _RANK = {None: 0, "flag": 1, "mask": 2, "block": 3}
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class Segment:
     marked: bool
     action: str | None
     labels: tuple[str, ...]
+
+    @property
+    def pieces(self) -> list[str]:
+        """The text split at zero-width spaces."""
+        return self.text.split(ZERO_WIDTH_SPACE)
 
 
 def segments(text: str, spans: Iterable[Span]) -> list[Segment]:

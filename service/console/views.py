@@ -92,8 +92,12 @@ def _term_index(lexicon: Any) -> dict[str, list[tuple[str, str, str]]]:
     return index
 
 
-def incident_view(runtime: Any, rec: dict[str, Any]) -> dict[str, Any]:
-    """The incident, its excerpt cut into highlighted segments, and its terms today."""
+def incident_view(
+    runtime: Any, rec: dict[str, Any], then: list[list[dict[str, Any]]] | None
+) -> dict[str, Any]:
+    """The incident, its excerpt cut into highlighted segments, and each of its terms as the
+    lexicon version that screened it had it (``then``: from that version's manifest, None
+    when none is stored) and as the current lexicon has it."""
     snapshot = runtime.snapshot
     tenant = snapshot.tenants.get(str(rec.get("tenant_id") or ""))
     lexicon = snapshot.lexicon_for(tenant) if tenant is not None else snapshot.lexicon
@@ -112,6 +116,7 @@ def incident_view(runtime: Any, rec: dict[str, Any]) -> dict[str, Any]:
             {
                 "term": term,
                 "offset": offsets[i] if i < len(offsets) else None,
+                "then": then[i] if then is not None else None,
                 "entries": [
                     {"category": category_label(lexicon.taxonomy, c), "action": a, "severity": s}
                     for c, a, s in entries
@@ -125,7 +130,39 @@ def incident_view(runtime: Any, rec: dict[str, Any]) -> dict[str, Any]:
         "terms": in_force,
         "categories": [category_label(lexicon.taxonomy, c) for c in rec.get("categories") or []],
         "current_version": lexicon.version,
-        "classifier": classifier if isinstance(classifier, dict) else None,
+        "manifest_stored": then is not None,
+        "classifier": classifier_view(classifier, lexicon.taxonomy),
+    }
+
+
+def classifier_view(verdict: Any, taxonomy: Any) -> dict[str, Any] | None:
+    """A stored classifier verdict (``Verdict.to_dict()``) for the page: its known fields by
+    name, risks with their category names, scores highest first, anything else as is."""
+    if not isinstance(verdict, dict):
+        return None
+    known = ("action", "safety", "risks", "labels", "scores", "refusal", "direction", "backend",
+             "model", "cached", "latency_ms", "error")
+    scores = verdict.get("scores")
+    risks = verdict.get("risks")
+    labels = verdict.get("labels")
+    return {
+        "action": verdict.get("action"),
+        "safety": verdict.get("safety"),
+        "risks": [category_label(taxonomy, str(r)) for r in risks]
+        if isinstance(risks, list) else [],
+        "labels": [str(x) for x in labels] if isinstance(labels, list) else [],
+        "scores": sorted(
+            ((str(k), v) for k, v in scores.items() if isinstance(v, int | float)),
+            key=lambda kv: -kv[1],
+        ) if isinstance(scores, dict) else [],
+        "refusal": verdict.get("refusal"),
+        "direction": verdict.get("direction"),
+        "backend": verdict.get("backend"),
+        "model": verdict.get("model"),
+        "cached": verdict.get("cached"),
+        "latency_ms": verdict.get("latency_ms"),
+        "error": verdict.get("error"),
+        "other": {k: v for k, v in verdict.items() if k not in known},
     }
 
 
@@ -183,9 +220,9 @@ async def inspect_view(
 ) -> dict[str, Any]:
     """``POST /label/inspect``'s report (same keys for signature checks)."""
     from service import labeling
-    from service.routes.label import _run
+    from service.label_delivery import in_thread
 
-    report = await _run(
+    report = await in_thread(
         labeling.inspect, runtime.settings.labels, data, filename=filename, media_type=declared
     )
     return report.to_dict()

@@ -15,6 +15,7 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+import lexicons
 from service.admin_actions import Operator
 from service.console.i18n import LANG_COOKIE, choose_language, translator
 from service.console.sessions import (
@@ -49,6 +50,8 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Lexicon manifests name the bundled sample by its directory: shown as "bundled sample".
+_env.globals["bundled_dir"] = str(Path(lexicons.__file__).parent / "data")
 
 
 class LoginRequired(Exception):

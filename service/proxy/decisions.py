@@ -5,6 +5,11 @@ the tenant's lexicon and its effective action per match. ``Decisions`` keeps wha
 decided while a request or an answer went through: every non-allowed hit with where it was,
 whether the direction is blocked, whether the scanner failed. A scanner failure fails closed
 (a block) unless the tenant chose ``fail_open_output``.
+
+For the incident record it also keeps the *screened texts* that had hits, masked (the terms the
+policy masks or blocks are ``*``): ``screened()`` joins them with a zero-width space, in the
+order of their first hit, and gives each hit's offsets in that joined text, from which the
+incident's excerpt is cut (``service.excerpt``). A blocked term is never kept unmasked.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from service.moderation import Screen, strictest, strongest
 
 from .walker import path_text
 
-__all__ = ["ALL", "Decisions", "Hit"]
+__all__ = ["ALL", "Decisions", "Hit", "KeptScanner"]
 
 log = logging.getLogger("aigc_gateway.proxy")
 
@@ -37,12 +42,57 @@ class Hit:
     action: str
     where: str  # JSON path of the text ("messages.0.content"), "" for a body
     position: int | None = None  # streams: characters of the slot before the match
+    text: int = -1  # index of the screened text holding it (``Decisions.texts``)
+    span: tuple[int, int] = (0, 0)  # where in that text (a term across joined fields spans them)
+
+
+class KeptScanner:
+    """The policy's streaming scanner, keeping the masked text it releases for the excerpt.
+
+    The slot screens through it exactly as through the scanner; what the scanner still holds
+    when the incident is recorded (the rest of a blocked term, say) is read by ``text()``,
+    masked like everything else.
+    """
+
+    __slots__ = ("scanner", "decisions", "parts")
+
+    def __init__(self, scanner: Any, decisions: Decisions) -> None:
+        self.scanner = scanner
+        self.decisions = decisions
+        self.parts: list[str] = []
+
+    def feed(self, chunk: str) -> Any:
+        return self._keep(self.scanner.feed(chunk))
+
+    def flush(self) -> Any:
+        return self._keep(self.scanner.flush())
+
+    def _keep(self, out: Any) -> Any:
+        if out.text:
+            self.parts.append(out.text)
+        if out.matches:
+            self.decisions._found = (out.matches, self)
+        return out
+
+    def text(self) -> str:
+        """The masked text screened so far, including what the scanner still holds."""
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - the scanner failed before: keep what it released
+            pass
+        return "".join(self.parts)
+
+    @property
+    def held(self) -> int:
+        return self.scanner.held
 
 
 class Decisions:
     """What the screen decided for one direction (``input`` or ``output``) of one call."""
 
-    __slots__ = ("screen", "fail_open", "hits", "blocked", "failed", "blocked_scopes")
+    __slots__ = (
+        "screen", "fail_open", "hits", "blocked", "failed", "blocked_scopes", "texts", "_found"
+    )
 
     def __init__(self, screen: Screen, *, fail_open: bool = False) -> None:
         self.screen = screen
@@ -51,6 +101,9 @@ class Decisions:
         self.blocked = False  # the whole direction is blocked
         self.failed = False  # the scanner raised (a fault, not a verdict)
         self.blocked_scopes: set[Hashable] = set()  # n > 1: choices ended by a block
+        # The masked screened texts with hits (a str, or a KeptScanner), in first-hit order.
+        self.texts: list[Any] = []
+        self._found: tuple[list[Any], Any] | None = None  # (matches, the text they are in)
 
     @property
     def lexicon(self) -> Any:
@@ -75,17 +128,49 @@ class Decisions:
         return out
 
     def record(self, matches: list[Any], where: str = "", position: int | None = None) -> bool:
-        """Keep the non-allowed ``matches``; True when one of them blocks."""
+        """Keep the non-allowed ``matches``; True when one of them blocks.
+
+        ``matches`` come from one text: the last output of a ``scanner()`` (a slot), or the
+        one ``text()`` screened; the hits point into that text."""
+        found, self._found = self._found, None
+        source = found[1] if found is not None and found[0] is matches else None
         block = False
         action_of = self.screen.action
         for m in matches:
             action = action_of(m)
             if action == "allow":
                 continue
-            self.hits.append(Hit(m, action, where, position))
+            index = self._keep(source)
+            self.hits.append(Hit(m, action, where, position, index, (m.start, m.end)))
             if action == "block":
                 block = True
         return block
+
+    def _keep(self, source: Any) -> int:
+        """The index of ``source`` (a masked text, or a KeptScanner) in ``texts``."""
+        if source is None:
+            return -1
+        if isinstance(source, KeptScanner):
+            for i, kept in enumerate(self.texts):
+                if kept is source:
+                    return i
+        self.texts.append(source)
+        return len(self.texts) - 1
+
+    def screened(self) -> tuple[str, list[tuple[int, int]]]:
+        """The masked texts with hits joined by a zero-width space, and every hit's offsets
+        in it (one text: offsets into that text). ``("", offsets in each text)`` in the
+        unexpected case of a hit whose text was not kept."""
+        if any(h.text < 0 for h in self.hits):
+            return "", [(h.match.start, h.match.end) for h in self.hits]
+        texts = [t if isinstance(t, str) else t.text() for t in self.texts]
+        bases = []
+        pos = 0
+        for t in texts:
+            bases.append(pos)
+            pos += len(t) + 1
+        offsets = [(bases[h.text] + h.span[0], bases[h.text] + h.span[1]) for h in self.hits]
+        return _JOIN.join(texts), offsets
 
     def fail(self, exc: BaseException) -> bool:
         """A scanner fault: True when the text may pass anyway (fail-open tenant)."""
@@ -95,9 +180,10 @@ class Decisions:
             self.blocked = True
         return self.fail_open
 
-    def scanner(self) -> Any:
-        """A streaming scanner masking what this policy masks or blocks."""
-        return self.screen.scanner()
+    def scanner(self) -> KeptScanner:
+        """A streaming scanner masking what this policy masks or blocks (its masked text is
+        kept for the incident excerpt)."""
+        return KeptScanner(self.screen.scanner(), self)
 
     def text(self, text: str, where: str = "") -> str | None:
         """Screen one whole text: the masked text, or None when it blocks."""
@@ -109,10 +195,12 @@ class Decisions:
             return text if self.fail(exc) else None
         if not matches:
             return text
+        masking = [m for m in matches if self.screen.mask(m)]
+        masked = self.screen.lexicon.mask(text, masking) if masking else text
+        self._found = (matches, masked)
         if self.record(matches, where):
             return None
-        masking = [m for m in matches if self.screen.mask(m)]
-        return self.screen.lexicon.mask(text, masking) if masking else text
+        return masked
 
     def screen_walk(
         self, walk: Any, scope_of: Any = None, refs: list[Any] | None = None
@@ -164,15 +252,20 @@ class Decisions:
         block = False
         masks: dict[int, list[Any]] = {}
         screen = self.screen
+        kept = -1  # the masked joined text, kept once the group has a hit
         for m in matches:
             action = screen.action(m)
             if action == "allow":
                 continue
+            if kept < 0:
+                masked = screen.lexicon.mask(joined, [x for x in matches if screen.mask(x)])
+                kept = self._keep(masked)
             first = bisect_right(starts, m.start) - 1
             last = bisect_right(starts, max(m.start, m.end - 1)) - 1
             base = starts[first]
             local = replace(m, start=m.start - base, end=min(m.end - base, len(texts[first])))
-            self.hits.append(Hit(local, action, path_text(refs[first].path)))
+            where = path_text(refs[first].path)
+            self.hits.append(Hit(local, action, where, None, kept, (m.start, m.end)))
             if action == "block":
                 block = True
             elif action == "mask":

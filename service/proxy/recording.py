@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from service.errors import GatewayError
+from service.excerpt import incident_excerpt
 
 from .call import Call
 from .classifier import Outcome, outcome
@@ -30,6 +31,7 @@ def _incident(call: Call, d: Decisions, direction: str, tenant_id: str, seen: Ou
     from service.records import IncidentEvent
 
     position = call.stream_position if direction == "output" else None
+    masked_text, offsets = d.screened()
     return IncidentEvent(
         request_id=call.request_id,
         tenant_id=tenant_id,
@@ -39,9 +41,10 @@ def _incident(call: Call, d: Decisions, direction: str, tenant_id: str, seen: Ou
         action=seen.action,
         categories=list(seen.categories),
         terms=[h.match.term for h in d.hits],
-        offsets=[(h.match.start, h.match.end) for h in d.hits],
+        offsets=offsets,
         lexicon_version=d.lexicon_version,
         stream_position=position,
+        excerpt=incident_excerpt(masked_text, offsets),
         content_id=call.produce_id or None,
         classifier=seen.classifier,
     )

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from service import admin_actions
-from service.console import queries
+from service.console import queries, versions
 from service.console.i18n import LANG_COOKIE, LANGS
 from service.console.sessions import (
     LOGIN_COOKIE,
@@ -308,6 +308,7 @@ async def incidents(request: Request, session: SessionDep) -> Response:
         error=error,
         tenants=_tenant_ids(runtime),
         categories=_category_names(runtime),
+        category_names={c: (zh, en) for c, zh, en in _category_names(runtime)},
         actions=queries.ACTIONS,
         directions=queries.DIRECTIONS,
     )
@@ -354,7 +355,9 @@ async def incident(seq: int, request: Request, session: SessionDep) -> Response:
     rec = await queries.incident(runtime.recorder, seq)
     if rec is None:
         return render(request, "not_found.html", status=404, nav="incidents")
-    return render(request, "incident.html", nav="incidents", **incident_view(runtime, rec))
+    terms = [str(t) for t in rec.get("terms") or []]
+    then = await versions.terms_then(runtime, str(rec.get("lexicon_version") or ""), terms)
+    return render(request, "incident.html", nav="incidents", **incident_view(runtime, rec, then))
 
 
 # --- complaints ----------------------------------------------------------------------------
@@ -461,7 +464,7 @@ async def resolve(ticket_id: str, request: Request, session: CsrfDep) -> Respons
 # --- lexicons ------------------------------------------------------------------------------
 
 
-def _lexicons_page(request: Request, status: int = 200, **extra: Any) -> Response:
+async def _lexicons_page(request: Request, status: int = 200, **extra: Any) -> Response:
     runtime = _runtime(request)
     return render(
         request,
@@ -471,13 +474,43 @@ def _lexicons_page(request: Request, status: int = 200, **extra: Any) -> Respons
         notice=_notice(request),
         tenants=_tenant_ids(runtime),
         **lexicon_view(runtime),
+        **await versions.versions_view(runtime),
         **{"error": None, "result": None, "form": {}, **extra},
     )
 
 
 @router.get("/lexicons")
 async def lexicons(request: Request, session: SessionDep) -> Response:
-    return _lexicons_page(request)
+    return await _lexicons_page(request)
+
+
+@router.get("/lexicons/diff")
+async def lexicon_diff(request: Request, session: SessionDep, old: str = "", new: str = "") -> Response:
+    """The changes between two recorded lexicon versions."""
+    runtime = _runtime(request)
+    try:
+        view = await versions.diff_view(runtime, old.strip(), new.strip())
+    except versions.ManifestUnreadable as exc:
+        return render(request, "lexicon_diff.html", status=500, nav="lexicons", error=str(exc),
+                      old=old, new=new, diff=None, missing=[])
+    status = 404 if view["missing"] else 200
+    return render(request, "lexicon_diff.html", status=status, nav="lexicons", error=None,
+                  **view)
+
+
+@router.get("/lexicons/versions/{version}")
+async def lexicon_version(
+    version: str, request: Request, session: SessionDep, q: str = "", category: str = ""
+) -> Response:
+    """One recorded lexicon version: its terms (filtered), categories and allow-list."""
+    runtime = _runtime(request)
+    try:
+        view = await versions.version_view(runtime, version, q, category)
+    except versions.ManifestUnreadable as exc:
+        return render(request, "not_found.html", status=500, nav="lexicons", error=str(exc))
+    if view is None:
+        return render(request, "not_found.html", status=404, nav="lexicons")
+    return render(request, "lexicon_version.html", nav="lexicons", version=version, **view)
 
 
 @router.post("/lexicons/reload")
@@ -485,7 +518,7 @@ async def reload(request: Request, session: CsrfDep) -> Response:
     try:
         await admin_actions.reload(_runtime(request), operator(request, session))
     except GatewayError as exc:
-        return _lexicons_page(request, exc.status, error=str(exc))
+        return await _lexicons_page(request, exc.status, error=str(exc))
     return redirect(request, "/console/lexicons?ok=reloaded")
 
 
@@ -504,7 +537,7 @@ async def try_it(request: Request, session: CsrfDep) -> Response:
         error, status = str(exc), exc.status
     if is_fragment(request):
         return render(request, "_try_result.html", status=status, error=error, result=result)
-    return _lexicons_page(request, status, error=error, result=result, form=fields)
+    return await _lexicons_page(request, status, error=error, result=result, form=fields)
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -547,25 +580,25 @@ async def labels(request: Request, session: SessionDep) -> Response:
 async def label(request: Request, session: CsrfDep) -> Response:
     """The labeled file as a download (the ``POST /label`` code path for the chosen tenant)."""
     from service import labeling
-    from service.routes.label import _file_response, _record, _run
+    from service.label_delivery import file_response, in_thread, record_delivery
 
     runtime = _runtime(request)
     try:
         data, filename, declared, fields = await _upload(request)
         tenant = tenant_for(runtime, fields.get("tenant"))
-        out = await _run(labeling.label, runtime.settings.labels, tenant.labels, data,
-                         filename=filename, media_type=declared, produce_id=None)
+        out = await in_thread(labeling.label, runtime.settings.labels, tenant.labels, data,
+                              filename=filename, media_type=declared, produce_id=None)
     except GatewayError as exc:
         if is_fragment(request):
             return render(request, "_inspect_report.html", status=exc.status, error=str(exc),
                           report=None)
         return _labels_page(request, exc.status, error=str(exc))
-    await _record(request, runtime, tenant, out, out.record.produce_id)
+    await record_delivery(request, runtime, tenant, out, out.record.produce_id)
     await admin_actions.record_action(
         runtime, operator(request, session), "label.file", out.record.produce_id,
         tenant_id=tenant.id, media_type=out.media_type, bytes=len(data),
     )
-    return finish(request, _file_response(out, filename or "labeled"))
+    return finish(request, file_response(out, filename or "labeled"))
 
 
 @router.post("/labels/inspect")

@@ -6,11 +6,9 @@ to the labelers library (the CLI and the proxy use the same bridge).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -19,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from service import labeling
-from service.deps import RuntimeDep, TenantDep, get_request_id, header_user_id
+from service.deps import RuntimeDep, TenantDep
 from service.errors import (
     BadRequest,
     EmptyText,
@@ -28,18 +26,11 @@ from service.errors import (
     UnsupportedMedia,
     ValidationFailed,
 )
-from service.runtime import Runtime
-from service.tenants import Tenant
+from service.label_delivery import file_response, in_thread, record_delivery
 
 router = APIRouter(tags=["labels"])
 
 _ID = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-T = TypeVar("T")
-
-
-async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a bridge call (CPU-bound) in a thread; it raises GatewayError subclasses."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 async def _upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None, dict]:
@@ -64,18 +55,6 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _file_response(out: Any, filename: str | None) -> Response:
-    headers = {
-        "x-aigc-label": out.record.to_json(),
-        "x-aigc-explicit": "true" if out.explicit else "false",
-        "x-aigc-implicit": "true" if out.implicit else "false",
-        "x-aigc-c2pa": "true" if out.c2pa else "false",
-    }
-    if filename:
-        headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return Response(out.data, media_type=out.media_type, headers=headers)
-
-
 @router.post("/label")
 async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Response:
     """Label a file (multipart field ``file``) or a text (JSON ``{"text": ...}``)."""
@@ -98,7 +77,7 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
         position = body.get("position")
         if position not in (None, "start", "end"):
             raise ValidationFailed("position must be 'start' or 'end'.")
-        labeled = await _run(labeling.label_text, cfg, tenant.labels, text, position)
+        labeled = await in_thread(labeling.label_text, cfg, tenant.labels, text, position)
         return Response(orjson.dumps({"text": labeled, "notice": cfg.text_notice}),
                         media_type="application/json")
     if not ctype.startswith("multipart/form-data"):
@@ -108,21 +87,10 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
     if produce_id is not None and not _ID.fullmatch(produce_id):
         raise ValidationFailed("produce_id must be 1-128 printable ASCII characters "
                                "without space, quote or backslash.")
-    out = await _run(labeling.label, cfg, tenant.labels, data, filename=filename,
-                     media_type=declared, produce_id=produce_id)
-    await _record(request, runtime, tenant, out, out.record.produce_id)
-    return _file_response(out, filename)
-
-
-async def _record(request: Request, runtime: Runtime, tenant: Tenant, out: Any,
-                  content_id: str) -> None:
-    from service.records import LabelDeliveryEvent
-
-    await runtime.recorder.record(LabelDeliveryEvent(
-        request_id=get_request_id(request), tenant_id=tenant.id,
-        user_id=header_user_id(request), content_id=content_id, media_type=out.media_type,
-        explicit=out.explicit, implicit=out.implicit,
-    ))
+    out = await in_thread(labeling.label, cfg, tenant.labels, data, filename=filename,
+                          media_type=declared, produce_id=produce_id)
+    await record_delivery(request, runtime, tenant, out, out.record.produce_id)
+    return file_response(out, filename)
 
 
 @router.post("/label/inspect")
@@ -131,7 +99,7 @@ async def inspect(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> R
     implicit record, signatures, the visible notice where it can be read, C2PA and traces."""
     cfg = runtime.settings.labels
     data, filename, declared, _ = await _upload(request, cfg.max_upload_bytes)
-    report = await _run(labeling.inspect, cfg, data, filename=filename, media_type=declared)
+    report = await in_thread(labeling.inspect, cfg, data, filename=filename, media_type=declared)
     return Response(orjson.dumps(report.to_dict()), media_type="application/json")
 
 
@@ -154,13 +122,13 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
         raise ValidationFailed("propagate_id must be 1-128 printable ASCII characters "
                                "without space, quote or backslash.")
     detect = fields.get("detect")
-    out = await _run(labeling.propagate, cfg, tenant.labels, data, filename=filename,
-                     media_type=declared, propagate_id=propagate_id,
-                     declared_ai=_flag(fields.get("declared_ai")),
-                     detected_ai=_flag(fields.get("detected_ai")),
-                     detect=None if detect is None else _flag(detect))
-    await _record(request, runtime, tenant, out, out.record.propagate_id)
-    response = _file_response(out, filename)
+    out = await in_thread(labeling.propagate, cfg, tenant.labels, data, filename=filename,
+                          media_type=declared, propagate_id=propagate_id,
+                          declared_ai=_flag(fields.get("declared_ai")),
+                          detected_ai=_flag(fields.get("detected_ai")),
+                          detect=None if detect is None else _flag(detect))
+    await record_delivery(request, runtime, tenant, out, out.record.propagate_id)
+    response = file_response(out, filename)
     response.headers["x-aigc-notice"] = quote(out.notice)
     if out.traces:
         response.headers["x-aigc-evidence"] = _evidence(out.traces)

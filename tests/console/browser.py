@@ -68,3 +68,21 @@ def set_viewport(driver: Any, width: int, height: int) -> None:
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
     )
+
+
+def save_full_screenshot(driver: Any, path: Path, max_height: int = 8000) -> None:
+    """A PNG of the whole page (not only the viewport), at most ``max_height`` pixels tall."""
+    import base64
+
+    width, height = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollHeight]"
+    )
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, max_height), "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))

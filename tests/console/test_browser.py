@@ -39,7 +39,7 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "overview": ("/console", ["#tile-requests", "#chart-requests", "#verify-chain", "#nav-incidents"]),
     "incidents": ("/console/incidents", ["#filter", "#export-csv", "tr.incident"]),
     "complaints": ("/console/complaints?status=all", ["#overdue-count", ".ticket summary"]),
-    "lexicons": ("/console/lexicons", ["#reload", "#try-text", "#coverage"]),
+    "lexicons": ("/console/lexicons", ["#reload", "#version-list", "#try-text", "#coverage"]),
     "labels": ("/console/labels", ["#label-file", "#inspect-file"]),
     "users": ("/console/users", ["#users"]),
 }
@@ -83,7 +83,7 @@ def check_layout(driver: Any, name: str, width: int, visible: list[str], out: Pa
     browser.set_viewport(driver, width, 900)
     time.sleep(0.2)  # let the layout settle after the viewport change (not a speed check)
     out.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(out / f"{name}-{width}.png"))
+    browser.save_full_screenshot(driver, out / f"{name}-{width}.png")
     scroll, inner = driver.execute_script(
         "return [document.documentElement.scrollWidth, window.innerWidth]"
     )
@@ -139,8 +139,25 @@ def test_reviewer_day_in_chromium(gateway: Gateway, tmp_path: Path) -> None:
         row.find_element("css selector", "a").click()
         wait_for(driver, "#incident-excerpt mark.act-block")
         assert find(driver, "#incident-excerpt").text == "禁毒宣传：远离**，珍爱生命"
-        check_layout(driver, "incident", 1280, ["#incident-excerpt"], out)
-        check_layout(driver, "incident", 390, ["#incident-excerpt"], out)
+        incident_url = driver.current_url
+        # The terms as the version that decided had them (its manifest), and as they are now.
+        assert "Block" in find(driver, "#incident-terms td.then").text.title()
+        assert not find_all(driver, "#incident-diff")  # that version is still in force
+        check_layout(driver, "incident", 1280, ["#incident-excerpt", "#incident-terms"], out)
+        check_layout(driver, "incident", 390, ["#incident-excerpt", "#incident-terms"], out)
+        browser.set_viewport(driver, 1280, 900)
+
+        # The version links to its manifest: the term is in it.
+        find(driver, "#incident-version").click()
+        box = wait_for(driver, "#manifest-q")
+        box.send_keys("冰毒")
+        find(driver, "#manifest-filter").click()
+        wait_until_url(driver, "q=")
+        rows = [r.text for r in find_all(driver, "tr.manifest-term")]
+        assert rows and all("冰毒" in r for r in rows)
+        for width in (1280, 390):
+            check_layout(driver, "lexicon-version", width, ["#manifest-term-table", "#manifest-q"],
+                         out)
         browser.set_viewport(driver, 1280, 900)
 
         # Try it: blocked today.
@@ -170,6 +187,20 @@ def test_reviewer_day_in_chromium(gateway: Gateway, tmp_path: Path) -> None:
         try_it(driver, FALSE_BLOCK_TEXT)
         assert find(driver, "#try-answer").get_attribute("data-action") == "allow"
         assert not find_all(driver, "#try-highlight mark")
+
+        # The incident's version is no longer in force: what changed since is the allow phrase.
+        driver.get(incident_url)
+        wait_for(driver, "#incident-diff").click()
+        wait_for(driver, "#diff-allow")
+        assert ALLOW_PHRASE in find(driver, "#diff-allow").text
+        for width in (1280, 390):
+            check_layout(driver, "lexicon-diff", width, ["#diff-counts", "#diff-allow"], out)
+        browser.set_viewport(driver, 1280, 900)
+        # The versions list on the Lexicons page has both, and compares any two.
+        driver.get(f"{base}/console/lexicons")
+        assert len(find_all(driver, "#version-list tr.version")) >= 2
+        find(driver, "#compare").click()
+        wait_for(driver, "#diff-old")
 
         # Labels: label an image, download it, see its inspect report.
         driver.get(f"{base}/console/labels")

@@ -34,6 +34,8 @@ PAGES = [
     "/console/users/detail?tenant=acme&user=u-1",
     "/console/incidents.csv",
     "/console/incidents/1",
+    "/console/lexicons/diff?old=a&new=b",
+    "/console/lexicons/versions/sha256:0000000000000000",
 ]
 
 
