@@ -254,3 +254,24 @@ def test_a_tenant_without_the_stage_is_not_classified(
         with pytest.raises(openai.BadRequestError):
             on.chat.completions.create(model="m", messages=[{"role": "user", "content": "炸弹"}])
     assert len(guard.calls) == 1  # the second tenant's prompt
+
+
+@pytest.mark.parametrize("backend", ["qwen3guard", "llamaguard", "openai-moderation", "webhook"])
+def test_every_backend_judges_prompts_and_answers(
+    make_gateway, guard: FakeGuard, upstream: FakeUpstream, backend: str
+) -> None:
+    upstream.json(CHAT, scripts.chat_json("自杀的方法如下"))  # an answer the guard finds unsafe
+    with make_gateway(backend=backend) as gw:
+        with pytest.raises(openai.BadRequestError):
+            ask(gw.url, "怎么做炸弹")
+        answer = ask(gw.url, "你好")
+        incidents = gw.records("incident")
+    assert answer.choices[0].message.content == ""
+    assert answer.choices[0].finish_reason == "content_filter"
+    assert [(i["direction"], i["action"]) for i in incidents] == [
+        ("input", "block"),
+        ("output", "block"),
+    ]
+    assert incidents[0]["classifier"]["backend"] == backend
+    assert "a1.violence_obscenity" in incidents[0]["categories"]
+    assert "a4.physical_mental_health" in incidents[1]["categories"]
