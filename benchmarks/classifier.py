@@ -8,17 +8,18 @@ delay, ``guard_app``), one gateway per variant, one after the other, and the loa
 
     direct    the upstream itself (no gateway)
     off       the gateway without a classifier (the reference of every "added" figure)
-    parallel  prompt check beside the upstream call (the default)
-    before    prompt check before the upstream call (strict)
+    parallel  prompt check beside the upstream call (the default), outputs not classified
+    before    prompt check before the upstream call (strict), outputs not classified
+    outputs   prompt check beside the call and the whole answer classified before delivery
     hold      streamed outputs released segment by segment once classified
     async     streamed outputs released at once, cut on an unsafe verdict
 
 Non-streaming: p50/p99 latency at each concurrency and the p50 added over ``off``: parallel
-should add about max(guard, upstream) - upstream = 0 ms, before about the guard's 20 ms.
+should add about max(guard, upstream) - upstream = 0 ms, before about the guard's 20 ms, and
+outputs about the guard's 20 ms too (the answer's check can only start once it arrived).
 Streaming (off, hold, async): streams/s and time to first token. Each variant's row says how
-many guard calls it caused: a variant whose gateway made none did not exercise the stage
-(before the proxy calls the classifier stage, every variant is "off" in disguise; the run
-says so instead of reporting figures that mean nothing).
+many guard calls it caused: a variant whose gateway made none did not exercise the stage (a
+misconfiguration); the run then says so and does not record its figures.
 
     python -m benchmarks.classifier [--duration 5] [--levels 1,16] [--guard-ms 20]
                                     [--upstream-ms 50] [--no-results]
@@ -44,12 +45,13 @@ __all__ = ["Latency", "guard_app", "main", "upstream_app"]
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS: dict[str, dict[str, str] | None] = {
     "off": None,
-    "parallel": {"MODE": "parallel"},
-    "before": {"MODE": "before"},
+    "parallel": {"MODE": "parallel", "OUTPUTS": "false"},
+    "before": {"MODE": "before", "OUTPUTS": "false"},
+    "outputs": {"MODE": "parallel"},
     "hold": {"MODE": "parallel", "STREAM_MODE": "hold"},
     "async": {"MODE": "parallel", "STREAM_MODE": "async"},
 }
-NON_STREAM = ("direct", "off", "parallel", "before")
+NON_STREAM = ("direct", "off", "parallel", "before", "outputs")
 STREAM = ("direct", "off", "hold", "async")
 
 
@@ -209,13 +211,16 @@ def _markdown(
         f"(20 chunks, {args.chunk_ms:g} ms apart); one gateway worker; {args.duration:g} s per "
         'level. "added" is against the gateway without a classifier (`off`). Expected: '
         f"parallel adds about max(guard, upstream) - upstream = {max(0.0, args.guard_ms - args.upstream_ms):g} ms, "
-        f"before about the guard's {args.guard_ms:g} ms.",
+        f"before about the guard's {args.guard_ms:g} ms, outputs (prompt beside the call, the "
+        f"whole answer checked before delivery) about {args.guard_ms:g} ms. Streams: hold "
+        "delays the first token by the first segment's classification (a segment ends at a "
+        "sentence end, else at 200 characters or the end of the answer); async adds none.",
         "",
     ]
     if not exercised:
         lines += [
-            "**The gateway made no guard calls in some variants: the classifier stage is not "
-            "wired into the proxy yet, so those rows measure the gateway without it.**",
+            "**The gateway made no guard calls in some variants: those rows measure the "
+            "gateway without the stage (check the classifier settings).**",
             "",
         ]
     lines += [

@@ -142,6 +142,9 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
     """
     settings = settings or load_settings()
     metrics = Metrics()
+    from service.classifier import ClassifierMetrics, ClassifierStage
+
+    classifier_metrics = ClassifierMetrics(metrics.registry)
     prebuilt = [snapshot]
 
     @asynccontextmanager
@@ -155,6 +158,9 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
         recorder.bind_metrics(metrics.registry)
         runtime = Runtime(settings, snapshot, recorder=recorder)
         runtime.metrics = metrics
+        classifier = ClassifierStage(settings.classifier, classifier_metrics)
+        runtime.classifier = classifier  # guard-model stage (docs/classifier.md)
+        runtime.reload_listeners.append(lambda snap: classifier.update(snap.settings.classifier))
         metrics.set_lexicon(snapshot.version, snapshot.lexicon.term_count)
         runtime.reload_listeners.append(
             lambda snap: metrics.set_lexicon(snap.version, snap.lexicon.term_count)
@@ -174,6 +180,7 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
             yield
         finally:
             await triggers.stop()
+            await classifier.close()
             await recorder.stop()
             mark_process_dead()
 

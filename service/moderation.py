@@ -10,12 +10,17 @@ request or stream so a reload in the middle does not change the rules under it::
     if any(screen.action(m) == "block" for m in out.matches): ...
 
 ``moderate(runtime, tenant, text, direction)`` is the one-shot form.
+
+With the guard-model classifier stage (``service.classifier``) a result also carries the
+classifier's verdict: ``with_verdict(result, verdict)`` applies the one combining rule (the
+stricter action wins, ``allow < flag < mask < block``; the classifier's TC260 risks join the
+categories when it found something in the text) and keeps both verdicts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from service.tenants import ACTIONS, Action, Tenant, strictest, strictest_profile
@@ -63,7 +68,8 @@ class ModeratedMatch:
 
 @dataclass(frozen=True, slots=True)
 class ModerationResult:
-    """The decision on one text. ``matches`` excludes hits the policy allows."""
+    """The decision on one text. ``matches`` excludes hits the policy allows. ``classifier``:
+    the guard model's ``Verdict`` when that stage ran; ``stages``: the stages that ran."""
 
     flagged: bool
     action: str
@@ -73,13 +79,28 @@ class ModerationResult:
     lexicon_version: str
     direction: str
     profile: str
+    classifier: Any = None
+    stages: tuple[str, ...] = ("lexicon",)
+
+    @property
+    def finding(self) -> bool:
+        """Something was found in the text (a lexicon match, or the classifier flagged it).
+        A guard that failed closed blocks without a finding: no incident is recorded for it
+        (it is not the user's violation)."""
+        v = self.classifier
+        return bool(self.matches) or (v is not None and v.flagged and v.error is None)
 
     def category_actions(self) -> list[tuple[str, str]]:
-        """(category, strictest effective action) per flagged category, in first-hit order."""
+        """(category, strictest effective action) per flagged category, in first-hit order;
+        then the classifier's risks."""
         out: dict[str, str] = {}
         for mm in self.matches:
             cat = mm.match.category
             out[cat] = strictest(out.get(cat, "allow"), mm.action)
+        v = self.classifier
+        if v is not None and v.flagged and v.error is None:
+            for risk in v.risks:
+                out[risk] = strictest(out.get(risk, "allow"), v.action)
         return list(out.items())
 
     def to_dict(self, taxonomy: Any = None) -> dict[str, Any]:
@@ -105,7 +126,21 @@ class ModerationResult:
             "direction": self.direction,
             "profile": self.profile,
             "lexicon_version": self.lexicon_version,
+            "stages": list(self.stages),
+            "classifier": None if self.classifier is None else self.classifier.to_dict(),
         }
+
+
+def with_verdict(result: ModerationResult, verdict: Any) -> ModerationResult:
+    """``result`` combined with the classifier's ``verdict`` by the one combining rule."""
+    stages = result.stages if "classifier" in result.stages else (*result.stages, "classifier")
+    combined = replace(result, classifier=verdict, stages=stages)
+    return replace(
+        combined,
+        flagged=result.flagged or verdict.flagged,
+        action=strictest(result.action, verdict.action),
+        categories=[cat for cat, _ in combined.category_actions()],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,4 +243,5 @@ __all__ = [
     "screen_for",
     "strictest",
     "strongest",
+    "with_verdict",
 ]

@@ -192,6 +192,7 @@ class Runtime:
         self.started_at = time.time()
         self.reload_listeners: list[Callable[[Snapshot], None]] = []
         self.metrics: Any = None  # service.metrics.Metrics, set by the app
+        self.classifier: Any = None  # service.classifier.ClassifierStage, set by the app
         self.triggers: Any = None  # service.reloading.Triggers, set by the app
         self._reload_lock = asyncio.Lock()
 

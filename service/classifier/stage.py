@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .client import GuardClient, GuardError, client_key
@@ -148,8 +149,10 @@ class ClassifierStage:
         *,
         prompt: str | None = None,
         request_id: str | None = None,
+        notify: Callable[[], None] | None = None,
     ) -> GuardStream:
-        """A ``GuardStream`` for one streamed output slot, in the tenant's ``stream_mode``."""
+        """A ``GuardStream`` for one streamed output slot, in the tenant's ``stream_mode``
+        (``notify``: called on every verdict)."""
 
         async def check(window: str) -> Verdict:
             return await self.classify(cfg, window, "output", prompt=prompt, request_id=request_id)
@@ -159,12 +162,17 @@ class ClassifierStage:
             mode=cfg.stream_mode,
             segment_chars=cfg.segment_chars,
             context_chars=cfg.context_chars,
+            notify=notify,
         )
 
     def stream_done(self, stream: GuardStream) -> None:
         """Record a finished stream's hold-back and added time to first token."""
+        self.observe_stream(stream.mode, stream.max_holdback, stream.ttft_added)
+
+    def observe_stream(self, mode: str, holdback_chars: int, ttft_added_s: float | None) -> None:
+        """Record one answer's largest hold-back and added time to first token."""
         if self.metrics is not None:
-            self.metrics.observe_stream(stream.mode, stream.max_holdback, stream.ttft_added)
+            self.metrics.observe_stream(mode, holdback_chars, ttft_added_s)
 
     def prompt_waited(self, mode: str, seconds: float) -> None:
         if self.metrics is not None:

@@ -1,14 +1,19 @@
 """Classifying one streamed text slot segment by segment, in ``hold`` or ``async`` mode.
 
 Protocol-agnostic: the proxy feeds the text of one slot (a chat choice, a content block) as it
-arrives and sends on what ``feed``/``wait``/``finish`` release; it cuts the stream the
-protocol's way when ``unsafe`` is set.
+arrives and sends on what ``feed``/``ready``/``wait``/``finish`` release; it ends the stream
+the protocol's way once ``cut`` is true. ``end`` says the slot's text is complete (its last
+segment is classified now); ``notify`` is called whenever a verdict arrives, so a caller
+serving many slots waits on one event instead of one ``wait`` per slot.
 
-- ``hold``: a segment is released only once its verdict (and that of every segment before
-  it) came back safe. Once any verdict is unsafe nothing more is ever released. The cost is
-  the hold-back: time to first token grows by the first segment's classification.
-- ``async``: text is released at once; verdicts arrive later and an unsafe one sets
-  ``unsafe`` so the caller ends the stream (text already sent stays sent).
+- ``hold``: a segment is released only once its verdict, and that of every segment before it,
+  came back safe. The first unsafe segment is where the stream is cut: nothing from it on is
+  ever released (text fed after an unsafe verdict is not even classified), and the cut is due
+  once every segment before it has its verdict, so where the cut falls does not depend on the
+  order verdicts arrive in. The cost is the hold-back: time to first token grows by the first
+  segment's classification.
+- ``async``: text is released at once; verdicts arrive later and the first unsafe one makes
+  the cut due at once (text already sent stays sent).
 
 Each segment is classified with up to ``context_chars`` of the text before it, so a
 sentence is judged in context. Checks of several segments overlap (bounded by the guard
@@ -48,6 +53,7 @@ class GuardStream:
         min_chars: int = 8,
         context_chars: int = 1000,
         clock: Callable[[], float] = time.perf_counter,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         if mode not in ("hold", "async"):
             raise ValueError(f"stream mode must be 'hold' or 'async', not {mode!r}")
@@ -60,8 +66,10 @@ class GuardStream:
         self._head = 0  # next segment to release (hold)
         self._changed = asyncio.Event()
         self._clock = clock
-        self.unsafe: Verdict | None = None
-        self.verdicts: list[Verdict] = []
+        self._notify = notify
+        self._unsafe: Verdict | None = None
+        self._unseen: list[asyncio.Task[Verdict]] = []  # checks whose verdict is not noted
+        self.verdicts: list[Verdict] = []  # in the order they were noted
         self.fed_chars = 0
         self.released_chars = 0
         self.max_holdback = 0
@@ -73,7 +81,7 @@ class GuardStream:
     def feed(self, text: str) -> str:
         """Take the next piece of the slot's text; return what may be sent now."""
         if self.unsafe is not None:
-            return ""  # cut: nothing more is classified or sent
+            return self._release()  # nothing more is classified; hold: the safe part before
         if not text:
             return self._release()
         if self.first_fed_at is None:
@@ -87,10 +95,20 @@ class GuardStream:
         self._note_holdback()
         return released
 
+    def end(self) -> None:
+        """The slot's text is complete: classify what the segmenter still holds, now."""
+        rest = self._segmenter.flush()
+        if rest and self.unsafe is None:
+            self._submit(rest)
+
+    def ready(self) -> str:
+        """What verdicts that arrived since the last call let through (hold; "" in async)."""
+        return self._release()
+
     async def wait(self) -> str:
         """Wait for the next verdict that matters (hold: the oldest unreleased segment's; async:
         any) and return what it lets through; returns at once when nothing is pending."""
-        if self.unsafe is None:
+        if not self.cut:
             if self.mode == "hold":
                 head = self._segments[self._head].task if self._head < len(self._segments) else None
                 pending = [head] if head is not None and not head.done() else []
@@ -99,32 +117,53 @@ class GuardStream:
             await self._wait_any(pending)
         return self._release()
 
-    async def finish(self) -> str:
-        """End of the slot: classify the rest, wait for every verdict, return what is left
-        to send (``""`` when a verdict was unsafe: then pending checks are cancelled)."""
-        rest = self._segmenter.flush()
-        if rest and self.unsafe is None:
-            self._submit(rest)
-        while self.unsafe is None:
+    async def settle(self) -> None:
+        """Until every segment submitted so far has its verdict, or the cut is due."""
+        while not self.cut:
             pending = [s.task for s in self._segments if not s.task.done()]
             if not pending:
-                break
+                return
             await self._wait_any(pending)
-        for segment in self._segments:  # a done-callback may not have run yet
-            if segment.task.done() and not segment.task.cancelled():
-                self._note(_verdict_of(segment.task))
-        if self.unsafe is not None:
-            self.close()
-            return ""
-        return self._release()  # async mode released everything as it came
+
+    async def finish(self) -> str:
+        """End of the slot: classify the rest, wait for the verdicts, return what is left to
+        send (hold: up to the cut; async: ""). Checks still running are cancelled."""
+        self.end()
+        await self.settle()
+        out = self._release()  # async mode released everything as it came
+        self.close()
+        return out
 
     def close(self) -> None:
-        """Cancel checks still running (client gone, stream cut)."""
+        """Cancel checks still running (client gone, stream cut); verdicts in are noted."""
+        self._catch_up()
         for segment in self._segments:
             if not segment.task.done():
                 segment.task.cancel()
 
-    # -- figures ---------------------------------------------------------------------------
+    # -- state and figures -----------------------------------------------------------------
+
+    @property
+    def unsafe(self) -> Verdict | None:
+        """The first unsafe verdict noted (None: none so far)."""
+        self._catch_up()
+        return self._unsafe
+
+    @property
+    def cut(self) -> bool:
+        """The stream must end here: async, an unsafe verdict arrived; hold, every segment
+        before the first unsafe one has its (safe) verdict."""
+        if self.unsafe is None:
+            return False
+        if self.mode == "async":
+            return True
+        for segment in self._segments:
+            task = segment.task
+            if not task.done():
+                return False
+            if task.cancelled() or _verdict_of(task).unsafe:
+                return True
+        return True  # unreachable: an unsafe verdict belongs to a segment
 
     @property
     def holdback(self) -> int:
@@ -142,6 +181,27 @@ class GuardStream:
     def pending(self) -> int:
         return sum(1 for s in self._segments if not s.task.done())
 
+    @property
+    def settled(self) -> bool:
+        """Every segment submitted so far has its verdict."""
+        return all(s.task.done() for s in self._segments)
+
+    def _catch_up(self) -> None:
+        """Note the verdicts of finished checks (a task can be done before its done-callback
+        ran: state is read from the tasks, never only from callbacks)."""
+        if not self._unseen:
+            return
+        waiting = []
+        for task in self._unseen:
+            if not task.done():
+                waiting.append(task)
+            elif not task.cancelled():
+                verdict = _verdict_of(task)
+                self.verdicts.append(verdict)
+                if verdict.unsafe and self._unsafe is None:
+                    self._unsafe = verdict
+        self._unseen = waiting
+
     # -- internals -------------------------------------------------------------------------
 
     def _submit(self, segment: str) -> None:
@@ -152,14 +212,15 @@ class GuardStream:
         task = asyncio.ensure_future(self._check(window))
         task.add_done_callback(self._on_verdict)
         self._segments.append(_Segment(segment, task))
+        self._unseen.append(task)
 
     def _on_verdict(self, task: asyncio.Task[Verdict]) -> None:
         if task.cancelled():
             return
-        verdict = _verdict_of(task)
-        self.verdicts.append(verdict)
-        self._note(verdict)
+        self._catch_up()
         self._changed.set()
+        if self._notify is not None:
+            self._notify()
 
     async def _wait_any(self, tasks: list[asyncio.Task[Verdict]]) -> None:
         """Until one of ``tasks`` is done or any verdict arrives."""
@@ -172,12 +233,8 @@ class GuardStream:
         finally:
             waiter.cancel()
 
-    def _note(self, verdict: Verdict) -> None:
-        if verdict.unsafe and self.unsafe is None:
-            self.unsafe = verdict
-
     def _pass(self, text: str) -> str:
-        if self.unsafe is not None or not text:
+        if self._unsafe is not None or not text:
             return ""
         if self.first_released_at is None:
             self.first_released_at = self._clock()
@@ -185,17 +242,17 @@ class GuardStream:
         return text
 
     def _release(self) -> str:
-        if self.mode == "async" or self.unsafe is not None:
+        """Hold: the segments at the head whose verdicts are in and safe, in order."""
+        if self.mode == "async":
             return ""
         out: list[str] = []
         while self._head < len(self._segments):
             segment = self._segments[self._head]
             if not segment.task.done() or segment.task.cancelled():
                 break
-            # the task may be done before its done-callback ran: look at the verdict itself
-            self._note(_verdict_of(segment.task))
-            if self.unsafe is not None:
-                return ""
+            self._catch_up()  # the task may be done before its done-callback ran
+            if _verdict_of(segment.task).unsafe:
+                break  # the cut: nothing from here on
             out.append(segment.text)
             self._head += 1
         if not out:

@@ -41,6 +41,7 @@ class Call:
         "user_id",
         "model",
         "restricted",
+        "request",
         "inputs",
         "outputs",
         "decision",
@@ -49,9 +50,11 @@ class Call:
         "labeled",
         "media_labeled",
         "upstream_started",
+        "upstream_ready",
         "upstream_done",
         "first_byte",
         "stream_position",
+        "guard",
         "recorded",
         "sent",
     )
@@ -71,6 +74,7 @@ class Call:
         self.user_id: str | None = None
         self.model: str | None = None
         self.restricted = False
+        self.request: Any = None  # the parsed request as forwarded (screened), JSON only
         self.inputs: Decisions | None = None
         self.outputs: Decisions | None = None
         self.decision = "allow"
@@ -79,9 +83,11 @@ class Call:
         self.labeled = False  # an explicit text notice was delivered
         self.media_labeled: list[tuple[str, str, bool]] = []  # (content id, type, explicit)
         self.upstream_started = 0.0
+        self.upstream_ready = 0.0  # the upstream answered (its headers); 0: not yet
         self.upstream_done = 0.0
         self.first_byte = 0.0
         self.stream_position: int | None = None
+        self.guard: Any = None  # per-call state of a guard (the classifier's verdicts)
         self.recorded = False
         self.sent = False  # response headers went out
 

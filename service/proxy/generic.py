@@ -71,10 +71,15 @@ class GenericStream(StreamProtocol):
             if self.slots.all_blocked:
                 return
             if rest:
-                name, template = self.templates.get(key, (None, {}))
-                obj = dict(template)
-                put_path(obj, key[1], rest)
-                out.append(sse_event(obj, name))
+                self.emit(key, rest, out)
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        """``text`` of a slot in an event built from the last event of its field."""
+        assert isinstance(key, tuple)
+        name, template = self.templates.get(key, (None, {}))
+        obj = dict(template)
+        put_path(obj, key[1], text)
+        out.append(sse_event(obj, name))
 
     def _error(self, code: str, message: str) -> bytes:
         body = error_body(self.family, 400, code, message)

@@ -29,7 +29,7 @@ from . import intake, recording
 from .call import Call, ClientGone
 from .decisions import Decisions
 from .generic import GenericStream
-from .guards import InputGuard, call_upstream
+from .guards import InputGuard, OutputGuard, call_upstream
 from .headers import upstream_headers, upstream_url
 from .labels import LabelPlan, check_request, label_plan
 from .media import FileStore, LabelFailed, UrlFetcher
@@ -72,8 +72,10 @@ class Proxy:
         self.client = UpstreamClient(settings.proxy)
         self.files = FileStore()
         self.metrics = ProxyMetrics(registry)
-        self.input_guards: list[InputGuard] = []  # seam: slower verdicts beside the upstream
-        self.segment_guard: SegmentGuard | None = None  # seam: released stream segments
+        # seams for slower verdicts (guards.py): the classifier stage installs its own
+        self.input_guards: list[InputGuard] = []  # the request, before or beside the upstream
+        self.output_guard: OutputGuard | None = None  # whole answers and streams
+        self.segment_guard: SegmentGuard | None = None  # sees every released stream segment
         self._plans: dict[tuple[int, int], tuple[Any, Any, LabelPlan]] = {}
 
     # -- per tenant ---------------------------------------------------------------------------
@@ -214,6 +216,7 @@ class Proxy:
             adapter.validate(request)
         inputs = call.inputs
         assert inputs is not None
+        call.request = request
         t0 = time.perf_counter()
         walk = Walk(adapter.non_text if adapter is not None else None)
         changed = intake.screen_request(body, call, inputs, walk)
@@ -246,10 +249,11 @@ class Proxy:
         call.upstream_started = time.perf_counter()
         try:
             resp = await call_upstream(call, self.input_guards, payload, send)
-        except PolicyViolation:
+        except PolicyViolation:  # a guard blocked the request: the usual block outcome
             inputs.blocked = True
             call.decision = "block"
-            raise
+            await self._blocked(call, request)
+            return
         await self._deliver(call, resp, request)
 
     async def _blocked(self, call: Call, request: Any) -> None:
@@ -291,7 +295,9 @@ class Proxy:
         if adapter is not None and adapter.output == "text" and adapter.labelable(request or {}):
             label = call.plan.text
         slots = Slots(call.outputs, label)
-        slots.guard = self.segment_guard
+        slots.hook = self.segment_guard
+        if self.output_guard is not None and not call.inputs.blocked:  # not a refusal reply
+            slots.guard = self.output_guard.stream(call)
         if adapter is not None and adapter.output == "text" and isinstance(request, dict):
             proto = adapter.stream(request, slots)
             media_type = adapter.stream_media_type

@@ -1,7 +1,8 @@
 """Records of a proxied call, built in one place and recorded before the answer ends.
 
 ``record(call)`` builds every event of the call — the network log, one incident per screened
-direction with non-allowed hits, one label delivery per labeled output — and awaits
+direction with non-allowed hits or a classifier finding (``classifier.outcome``: the lexicon's
+and the classifier's decisions combined), one label delivery per labeled output — and awaits
 ``runtime.recorder.record(*events)``. The proxy calls it once per call, before the client
 receives the last bytes of its answer (the body of a whole answer, the terminal event of a
 stream, the error body), so a client never holds a full answer whose record could still be
@@ -18,6 +19,7 @@ from service.errors import GatewayError
 from service.excerpt import incident_excerpt
 
 from .call import Call
+from .classifier import Outcome, outcome
 from .decisions import Decisions
 
 __all__ = ["events", "record"]
@@ -25,7 +27,7 @@ __all__ = ["events", "record"]
 log = logging.getLogger("aigc_gateway.proxy")
 
 
-def _incident(call: Call, d: Decisions, direction: str, tenant_id: str) -> Any:
+def _incident(call: Call, d: Decisions, direction: str, tenant_id: str, seen: Outcome) -> Any:
     from service.records import IncidentEvent
 
     position = call.stream_position if direction == "output" else None
@@ -36,14 +38,15 @@ def _incident(call: Call, d: Decisions, direction: str, tenant_id: str) -> Any:
         user_id=call.user_id,
         direction=direction,
         route=call.route.path,
-        action=d.decision,
-        categories=list(d.categories()),
+        action=seen.action,
+        categories=list(seen.categories),
         terms=[h.match.term for h in d.hits],
         offsets=offsets,
         lexicon_version=d.lexicon_version,
         stream_position=position,
         excerpt=incident_excerpt(masked_text, offsets),
         content_id=call.produce_id or None,
+        classifier=seen.classifier,
     )
 
 
@@ -55,8 +58,9 @@ def events(call: Call) -> list[Any]:
     client = call.scope.get("client")
     out: list[Any] = []
     for direction, d in (("input", call.inputs), ("output", call.outputs)):
-        if d is not None and (d.hits or d.blocked or d.blocked_scopes):
-            out.append(_incident(call, d, direction, tenant_id))
+        seen = outcome(call, direction, d) if d is not None else None
+        if seen is not None:
+            out.append(_incident(call, d, direction, tenant_id, seen))
     out.append(
         NetworkLogEvent(
             request_id=call.request_id,
@@ -126,10 +130,10 @@ def _count(call: Call) -> None:
     service = call.runtime.metrics
     proxy = getattr(getattr(call.scope.get("app"), "state", None), "proxy", None)
     for direction, d in (("input", call.inputs), ("output", call.outputs)):
-        if d is None or not (d.hits or d.blocked or d.blocked_scopes):
+        seen = outcome(call, direction, d) if d is not None else None
+        if seen is None:
             continue
-        categories = d.categories()
         if service is not None:
-            service.observe_decision(direction, d.decision, categories.items(), 0.0)
+            service.observe_decision(direction, seen.action, seen.categories.items(), 0.0)
         if proxy is not None:
-            proxy.metrics.screened(direction, d.decision, categories)
+            proxy.metrics.screened(direction, seen.action, seen.categories)

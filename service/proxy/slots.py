@@ -14,24 +14,29 @@ first chunk: the safe text before the term then follows the notice). The notice 
 the scope's label slot (``content``); when the first displayed text is elsewhere (a
 ``reasoning`` delta) it is *owed* and the protocol places it in the same event.
 
-Every released segment passes ``Slots.release`` — the one place where a segment-level
-output guard can later hold or cut text.
+Every released segment passes ``Slots.release``, the one exit of screened stream text: there a
+stream guard (``guards.StreamGuard``, the classifier) may hold it until judged, and a segment
+hook (``SegmentGuard``) sees every segment as it goes out. Text the guard lets through later
+leaves through ``guard_released`` (the relay sends it in events of its own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .decisions import ALL, Decisions
 from .jsontext import JsonView
 from .labels import TextLabel
 from .walker import path_text
 
-__all__ = ["Slot", "Slots"]
+if TYPE_CHECKING:
+    from .guards import StreamGuard
 
-#: A segment guard: (slot key, scope, released text) -> the text to send. The seam for a
-#: segment-level classifier; the lexicon screen has already passed the text.
+__all__ = ["SegmentGuard", "Slot", "Slots"]
+
+#: A segment hook: (slot key, scope, released text) -> the text to send. It sees every segment
+#: as it goes out, after the lexicon and any stream guard.
 SegmentGuard = Callable[[Hashable, Hashable, str], str]
 
 
@@ -61,7 +66,8 @@ class Slots:
         self.shown: set[Hashable] = set()  # scopes with displayed text delivered
         self.owed: dict[Hashable, str] = {}  # notices the protocol must place now
         self.max_held = 0
-        self.guard: SegmentGuard | None = None
+        self.guard: StreamGuard | None = None  # may hold text until judged, and cut scopes
+        self.hook: SegmentGuard | None = None  # sees every released segment
 
     # -- state -------------------------------------------------------------------------------
 
@@ -152,21 +158,22 @@ class Slots:
             result = slot.scanner.flush() if final else slot.scanner.feed(text)
         except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
             if not d.fail(exc):
-                self._block(slot.scope)
+                self.block(slot.scope)
                 return ""
             return self.release(slot, key, text)
         released = result.text
         if result.matches and d.record(result.matches, slot.where, slot.out):
             first = min(m.start for m in result.matches if d.screen.action(m) == "block")
             safe = released[: max(0, first - slot.out)]
-            self._block(slot.scope)
+            self.block(slot.scope)
             return self.release(slot, key, safe, blocking=True)
         held = slot.fed - slot.out - len(released)
         if held > self.max_held:
             self.max_held = held
         return self.release(slot, key, released)
 
-    def _block(self, scope: Hashable) -> None:
+    def block(self, scope: Hashable) -> None:
+        """End ``scope`` (a lexicon block, or a guard's unsafe verdict)."""
         d = self.decisions
         if scope == ALL:
             d.blocked = True
@@ -174,16 +181,35 @@ class Slots:
             d.blocked_scopes.add(scope)
 
     def release(self, slot: Slot, key: Hashable, text: str, blocking: bool = False) -> str:
-        """The one exit of screened text: raw form, label, segment guard."""
+        """The one exit of screened text: the stream guard, raw form, hook, label."""
         slot.out += len(text)
+        if self.guard is not None and text:
+            text = self.guard.feed(key, slot.scope, text)
+        return self._deliver(slot, key, text, blocking)
+
+    def guard_released(self) -> list[tuple[Hashable, str]]:
+        """(key, text as sent) of what the stream guard let through since the last call;
+        nothing of a blocked scope."""
+        out = []
+        assert self.guard is not None
+        for key, text in self.guard.released():
+            slot = self.slots.get(key)
+            if slot is None or self.blocked(slot.scope):
+                continue
+            text = self._deliver(slot, key, text)
+            if text:
+                out.append((key, text))
+        return out
+
+    def _deliver(self, slot: Slot, key: Hashable, text: str, blocking: bool = False) -> str:
         if slot.view is not None:
             text = slot.view.release(text)
             if blocking:
                 slot.view.drop()
         if not text:
             return ""
-        if self.guard is not None:
-            text = self.guard(key, slot.scope, text)
+        if self.hook is not None:
+            text = self.hook(key, slot.scope, text)
         if slot.display:
             scope = slot.scope
             lab = self.label

@@ -15,10 +15,24 @@ mean. For every frame:
 4. a block ends its scope (a choice, or the whole answer) the protocol's way; the terminal
    event, or the ending after a block or an error, is kept in ``final`` so the caller can make
    the records durable before the client receives the end of its answer.
+
+With a stream guard (``guards.StreamGuard``, the classifier's ``hold``/``async`` modes) the
+relay also:
+
+5. ends the slots a *closing* event ends (``closing``: a finished choice, a content block's
+   stop, a ``*.done`` snapshot, the terminal event) before that event is handled, so the
+   guard classifies their last text; a closing event that also carries text is first
+   ``split`` in two. While verdicts on those slots are still to come (``guard.must_wait``)
+   the relay *stalls*: the event and everything after it wait in ``queue``; the caller calls
+   ``resume()`` again whenever a verdict arrives;
+6. ``released()``: text the guard lets out between upstream chunks goes out in events of its
+   own (``emit``), and scopes an unsafe verdict ends are ended the protocol's way, like a
+   lexicon block.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
@@ -42,7 +56,7 @@ class Unparseable(Exception):
 class Event:
     """One parsed upstream event: SSE event name and JSON object (None: the done sentinel)."""
 
-    __slots__ = ("name", "obj", "drop", "sentinel", "pre", "plain")
+    __slots__ = ("name", "obj", "drop", "sentinel", "pre", "plain", "gate")
 
     def __init__(self, name: str | None, obj: Any, sentinel: bytes | None = None) -> None:
         self.name = name
@@ -51,6 +65,16 @@ class Event:
         self.sentinel = sentinel
         self.pre: list[bytes] = []  # bytes the protocol sends before this event
         self.plain: Any = False  # the protocol's merge memo (False: not computed)
+        self.gate: tuple[list[Hashable], bool] | None = None  # guard: (slots it ends, final)
+
+
+class _Bad:
+    """A frame that did not parse: the stream fails once the events before it are handled."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class Field:
@@ -193,6 +217,21 @@ class StreamProtocol:
         """False once every scope is blocked (the upstream can be cut)."""
         return not self.slots.all_blocked
 
+    # -- guard (``guards.StreamGuard``) --------------------------------------------------------
+
+    def closing(self, event: Event) -> list[Hashable]:
+        """The slot keys ``event`` ends (their last text must go out before it): every slot
+        for the terminal event; protocols add what ends a slot mid-stream."""
+        return self.slots.keys() if self.is_terminal(event) else []
+
+    def split(self, event: Event) -> list[Event]:
+        """A closing event that also carries slot text, as [its text, the closing event]."""
+        return [event]
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        """Send ``text`` of slot ``key`` now, in an event of its own."""
+        raise NotImplementedError
+
 
 class StreamRelay:
     """Feed upstream bytes, get client bytes; ``final`` holds the ending (see module doc)."""
@@ -200,28 +239,50 @@ class StreamRelay:
     def __init__(self, protocol: StreamProtocol, decisions: Decisions) -> None:
         self.protocol = protocol
         self.decisions = decisions
+        self.guard = protocol.slots.guard
         self.parser = NDJSONParser() if protocol.framing == "ndjson" else SSEParser()
         self.finished = False  # no more upstream bytes are wanted
         self.cut = False  # close the upstream connection (block or error)
         self.final = b""  # the ending, sent after the records
         self.error: str | None = None
+        self.queue: deque[Event | _Bad] = deque()  # parsed, not handled yet (a stall)
+        self.stalled = False  # waiting for the guard's verdicts (``resume``)
+        self._eof = Event(None, None)  # queued when the upstream ends: it ends every slot
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
             return b""
-        return self._frames(self.parser.feed(chunk))
+        out: list[bytes] = []
+        self._enqueue(self.parser.feed(chunk), out)
+        self._run(out)
+        return b"".join(out)
 
     def close(self) -> bytes:
         """The upstream ended: a trailing frame, then whatever is still held."""
         if self.finished:
             return b""
-        out = self._frames(self.parser.close())
-        if self.finished:
-            return out
-        tail: list[bytes] = []
-        self.protocol.flush_all(tail)
-        self._ending(tail)
-        return out
+        out: list[bytes] = []
+        self._enqueue(self.parser.close(), out)
+        self.queue.append(self._eof)
+        self._run(out)
+        return b"".join(out)
+
+    def resume(self) -> bytes:
+        """After a verdict, while stalled: what it released, then the queued events (stalled
+        again when verdicts must still come first)."""
+        self.stalled = False
+        out: list[bytes] = []
+        if not self._guard_out(out):
+            self._run(out)
+        return b"".join(out)
+
+    def released(self) -> bytes:
+        """Between upstream chunks, after a verdict: the text it released, or the cut."""
+        if self.finished or self.stalled:
+            return b""
+        out: list[bytes] = []
+        self._guard_out(out)
+        return b"".join(out)
 
     def fail(self, code: str, message: str) -> None:
         """The upstream transport failed mid-stream."""
@@ -229,80 +290,148 @@ class StreamRelay:
             self.finished = self.cut = True
             self.error = code
             self.final = self.protocol.error_tail(code, message)
+            self.queue.clear()
 
     def _ending(self, tail: list[bytes]) -> None:
         self.finished = True
+        self.queue.clear()
         if self.decisions.blocked:
             self.cut = True
             self.protocol.block_tail(tail)
         self.final = b"".join(tail)
 
-    def _parse(self, frames: list[Frame], out: list[bytes]) -> tuple[list[Event], str | None]:
-        """Parse one read's frames up to the first one that does not parse (its reason);
-        adjacent plain deltas are merged (one scan, one frame)."""
+    def _enqueue(self, frames: list[Frame], out: list[bytes]) -> None:
+        """Parse one read's frames up to the first one that does not parse (queued as
+        ``_Bad``); adjacent plain deltas are merged (one scan, one frame)."""
         proto = self.protocol
-        events: list[Event] = []
+        queue = self.queue
+        fresh = 0  # events of this read (merging stays within one read)
         for frame in frames:
             try:
                 event = proto.parse(frame)
                 if event is None:
-                    if not events:
+                    if not fresh and not queue:
                         out.append(PING)
                     continue
                 proto.check(event)
             except Unparseable as exc:
-                return events, str(exc)
-            if events and proto.merge(events[-1], event):
+                queue.append(_Bad(str(exc)))
+                return
+            if fresh and proto.merge(queue[-1], event):  # type: ignore[arg-type]
                 continue
-            events.append(event)
-        return events, None
+            parts = proto.split(event) if self.guard is not None else (event,)
+            queue.extend(parts)
+            fresh += len(parts)
 
-    def _frames(self, frames: list[Frame]) -> bytes:
-        out: list[bytes] = []
+    def _run(self, out: list[bytes]) -> None:
+        """Handle queued events until the queue is empty, the stream ends, or a stall."""
+        queue = self.queue
+        while queue and not self.finished:
+            event = queue[0]
+            if isinstance(event, _Bad):
+                self.fail("upstream_invalid_stream", f"The model API sent {event.reason}.")
+                return
+            if self.guard is not None and not self._gate(event, out):
+                self.stalled = True
+                return
+            queue.popleft()
+            if event is self._eof:
+                tail: list[bytes] = []
+                self.protocol.flush_all(tail)
+                self._ending(tail)
+                return
+            self._handle(event, out)
+
+    def _gate(self, event: Event, out: list[bytes]) -> bool:
+        """Before a closing event: end its slots for the guard (their lexicon rests go out
+        first); False while the guard must still judge text of them."""
+        guard = self.guard
+        assert guard is not None
+        if event.gate is None:
+            eof = event is self._eof
+            final = eof or self.protocol.is_terminal(event)
+            keys = self.protocol.slots.keys() if eof else self.protocol.closing(event)
+            event.gate = (keys, final)
+            if keys:
+                blocked_before = self._blocked_now()
+                slots = self.protocol.slots
+                for key in keys:
+                    rest = slots.flush(key)  # idempotent: the event's own flush finds nothing
+                    if rest:
+                        self.protocol.emit(key, rest, out)
+                    guard.end(key)
+                if self._scopes_ended(blocked_before, out):
+                    return True  # the stream ended (the queue is cleared)
+        keys, final = event.gate
+        return not guard.must_wait(keys, final)
+
+    def _guard_out(self, out: list[bytes]) -> bool:
+        """Text the guard released, then the scopes its unsafe verdicts end; True when that
+        ended the stream."""
+        guard = self.guard
+        if guard is None or self.finished:
+            return self.finished
         proto = self.protocol
-        events, bad = self._parse(frames, out)
+        for key, text in proto.slots.guard_released():
+            proto.emit(key, text, out)
+        cut = guard.cut()
+        if not cut:
+            return False
+        blocked_before = self._blocked_now()
+        for scope in cut:
+            proto.slots.block(scope)
+        return self._scopes_ended(blocked_before, out)
+
+    def _blocked_now(self) -> set:
+        d = self.decisions
+        return d.blocked_scopes.copy() if d.blocked_scopes else _NONE
+
+    def _scopes_ended(self, blocked_before: set, out: list[bytes]) -> bool:
+        """End the scopes blocked since ``blocked_before``; True when the stream ended."""
         decisions = self.decisions
-        for event in events:
-            blocked_before = decisions.blocked_scopes.copy() if decisions.blocked_scopes else _NONE
-            try:
-                proto.before(event)
-                if event.obj is not None:
-                    self._screen(event)
-            except Unparseable as exc:
-                self.fail("upstream_invalid_stream", f"The model API sent {exc}.")
-                break
-            terminal = proto.is_terminal(event)
-            if terminal and not self.decisions.blocked:
-                tail = []
-                proto.flush_all(tail)
-                if not self.decisions.blocked:
-                    tail.extend(event.pre)
-                    tail.append(proto.render(event))
-                    self.finished = True
-                    self.final = b"".join(tail)
-                    break
-                out.extend(tail)
-            elif not terminal:
-                pending: list[bytes] = []
-                proto.after(event, pending, blocked_before)
-                out.extend(event.pre)
-                if not event.drop:
-                    out.append(proto.render(event))
-                out.extend(pending)
+        if not decisions.blocked:
+            if len(decisions.blocked_scopes) == len(blocked_before):
+                return False
+            for scope in decisions.blocked_scopes - blocked_before:
+                self.protocol.end_scope(scope, out)
+            if self.protocol.scopes_open():
+                return False
+            decisions.blocked = True
+        tail: list[bytes] = []
+        self._ending(tail)
+        return True
+
+    def _handle(self, event: Event, out: list[bytes]) -> None:
+        proto = self.protocol
+        decisions = self.decisions
+        blocked_before = self._blocked_now()
+        try:
+            proto.before(event)
+            if event.obj is not None:
+                self._screen(event)
+        except Unparseable as exc:
+            self.fail("upstream_invalid_stream", f"The model API sent {exc}.")
+            return
+        terminal = proto.is_terminal(event)
+        if terminal and not decisions.blocked:
+            tail: list[bytes] = []
+            proto.flush_all(tail)
             if not decisions.blocked:
-                if len(decisions.blocked_scopes) == len(blocked_before):
-                    continue
-                for scope in decisions.blocked_scopes - blocked_before:
-                    proto.end_scope(scope, out)
-                if proto.scopes_open():
-                    continue
-                decisions.blocked = True
-            tail = []
-            self._ending(tail)
-            break
-        if bad is not None:
-            self.fail("upstream_invalid_stream", f"The model API sent {bad}.")
-        return b"".join(out)
+                tail.extend(event.pre)
+                tail.append(proto.render(event))
+                self.finished = True
+                self.queue.clear()
+                self.final = b"".join(tail)
+                return
+            out.extend(tail)
+        elif not terminal:
+            pending: list[bytes] = []
+            proto.after(event, pending, blocked_before)
+            out.extend(event.pre)
+            if not event.drop:
+                out.append(proto.render(event))
+            out.extend(pending)
+        self._scopes_ended(blocked_before, out)  # a blocked terminal event: the block's ending
 
     def _screen(self, event: Event) -> None:
         proto = self.protocol

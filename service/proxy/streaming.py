@@ -5,6 +5,10 @@ are due. The ending (the terminal event, or the ending after a block or an error
 after the call's records (``recording.record``). A block or a client disconnect closes the
 upstream connection at once, which cancels the generation; after a normal terminal event the
 rest is drained so the connection goes back to the pool.
+
+With a stream guard (``guards.StreamGuard``) the loop also wakes on its verdicts between
+upstream chunks (what they release goes out, an unsafe one cuts the stream), and while the
+relay is stalled before a closing event it awaits the guard's verdicts instead of reading.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from service.errors import GatewayError
 
 from . import recording
 from .call import Call
+from .guards import StreamGuard
 from .headers import relayed
 from .labels import implicit_header
 from .stream import StreamRelay
@@ -36,7 +41,7 @@ async def relay_stream(
     pending: list[bytes] = []
     upstream_first = 0.0
     with map_transport_errors():
-        while proto.response_id is None and not relay.finished:
+        while proto.response_id is None and not relay.finished and not relay.stalled:
             chunk = await resp.content.readany()
             if not chunk:
                 pending.append(relay.close())
@@ -46,8 +51,8 @@ async def relay_stream(
             out = relay.feed(chunk)
             if out:
                 pending.append(out)
-                if proto.framing == "ndjson":
-                    break
+            if proto.framing == "ndjson" and (out or relay.guard is not None):
+                break  # NDJSON carries no response id; a guard's verdicts are awaited below
     call.produce_id = proto.response_id or call.request_id
     assert call.outputs is not None
     headers = [
@@ -90,13 +95,15 @@ async def relay_stream(
                 if not chunk:
                     break
         except _TRANSPORT as exc:
-            code = "upstream_error" if isinstance(exc, aiohttp.ClientError) else "upstream_timeout"
-            proxy.metrics.upstream_errors.labels(code=code).inc()
-            relay.fail(code, "The model API stream failed.")
+            _failed(proxy, relay, exc)
 
+    guard = relay.guard
     watcher = asyncio.ensure_future(watch())
     try:
-        await pump()
+        if guard is None:
+            await pump()
+        else:
+            await _pump_guarded(proxy, call, resp, relay, guard)
     except asyncio.CancelledError:
         if not disconnected.is_set():
             raise
@@ -105,6 +112,8 @@ async def relay_stream(
         disconnected.set()
     finally:
         watcher.cancel()
+        if guard is not None:
+            guard.close()
     if relay.cut or disconnected.is_set():
         resp.close()  # cancels the upstream generation (connection closed, not pooled)
     call.decision = _strongest(call.decision, call.outputs.decision)
@@ -129,6 +138,58 @@ async def relay_stream(
         return
     if not relay.cut:
         await _drain(resp)
+
+
+def _failed(proxy: Any, relay: StreamRelay, exc: BaseException) -> None:
+    code = "upstream_error" if isinstance(exc, aiohttp.ClientError) else "upstream_timeout"
+    proxy.metrics.upstream_errors.labels(code=code).inc()
+    relay.fail(code, "The model API stream failed.")
+
+
+async def _pump_guarded(
+    proxy: Any, call: Call, resp: Any, relay: StreamRelay, guard: StreamGuard
+) -> None:
+    """The pump with a stream guard: wake on an upstream read or on a verdict; while the
+    relay is stalled before a closing event, wake on verdicts only (the upstream waits)."""
+    read: asyncio.Future[bytes] | None = None
+    woken: asyncio.Future[Any] | None = None
+    try:
+        while not relay.finished:
+            if relay.stalled:
+                guard.wake.clear()
+                out = relay.resume()  # what came in so far; stalled again if it must wait
+                if out:
+                    await call.body(out, more=True)
+                if relay.stalled:
+                    await guard.wake.wait()
+                continue
+            if read is None:
+                read = asyncio.ensure_future(resp.content.readany())
+            if woken is None:
+                woken = asyncio.ensure_future(guard.wake.wait())
+            await asyncio.wait((read, woken), return_when=asyncio.FIRST_COMPLETED)
+            parts = []
+            if woken.done():
+                woken = None
+                guard.wake.clear()
+                parts.append(relay.released())  # older text first, then the new chunk
+            if read.done() and not relay.finished:
+                done, read = read, None
+                try:
+                    chunk = done.result()
+                except _TRANSPORT as exc:
+                    _failed(proxy, relay, exc)
+                    break
+                parts.append(relay.feed(chunk) if chunk else relay.close())
+                if not chunk and not relay.stalled:
+                    break
+            out = b"".join(parts)
+            if out:
+                await call.body(out, more=True)
+    finally:
+        for task in (read, woken):
+            if task is not None:
+                task.cancel()
 
 
 async def _drain(resp: Any) -> None:

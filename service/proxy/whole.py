@@ -9,7 +9,9 @@ JSON Lines full of model text, so downloads are screened like everything else.
 
 Protocol answers are then refined by their adapter: its shape is checked (a shape it cannot
 rewrite is 502 ``upstream_invalid_response``, never relayed), blocked choices get the
-protocol's own outcome, the explicit label is placed, images are labeled.
+protocol's own outcome, the explicit label is placed, images are labeled. A text answer's
+texts (after the lexicon) also go to the output guard (``Proxy.output_guard``, the classifier)
+per scope before delivery; a scope it blocks gets the same outcome as a lexicon block.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from service.errors import GatewayError, UpstreamError
 from . import recording
 from .call import Call
 from .decisions import ALL
+from .guards import guard_answer
 from .headers import relayed
 from .labels import implicit_header
 from .media import (
@@ -57,7 +60,9 @@ class AnswerBlocked(GatewayError):
     code = "content_policy_violation"
 
 
-def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> tuple[Any, list]:
+async def _screen_json(
+    proxy: Any, call: Call, value: Any, protocol: bool, request: Any
+) -> tuple[Any, list]:
     """The screened answer and the media payloads found in it (for the media path)."""
     adapter = call.adapter if protocol else None
     outputs = call.outputs
@@ -82,6 +87,9 @@ def _screen_json(call: Call, value: Any, protocol: bool, request: Any) -> tuple[
             "The model API answered in a shape the gateway cannot screen.",
             code="upstream_invalid_response",
         )
+    guard = proxy.output_guard
+    if guard is not None and adapter.output == "text" and not call.inputs.blocked:
+        blocked = blocked | await guard_answer(guard, call, walk, scope_of, blocked)
     if ALL in blocked:
         adapter.block(value, ALL)
     else:
@@ -158,7 +166,9 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamError("The model API returned invalid JSON.") from None
-        value, media = _screen_json(call, value, adapter is not None and status < 400, request)
+        value, media = await _screen_json(
+            proxy, call, value, adapter is not None and status < 400, request
+        )
         if status >= 400 and adapter is not None and plan is not None and plan.enabled:
             if any(payload.kind == MEDIA for _, payload, _, _ in media):
                 raise LabelFailed("The model API's error answer carried a media file.")
@@ -191,7 +201,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             lines = [orjson.loads(line) for line in data.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
             raise UpstreamError("The model API returned invalid JSON Lines.") from None
-        lines, _ = _screen_json(call, lines, False, request)
+        lines, _ = await _screen_json(proxy, call, lines, False, request)
         data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     else:
         kind, sniffed = kind_of(data)

@@ -44,7 +44,9 @@ class NetworkLogEvent:
 
 @dataclass(frozen=True, slots=True)
 class IncidentEvent:
-    """One handling decision on content that matched the lexicon."""
+    """One handling decision on content the lexicon matched or the guard-model classifier
+    flagged. ``classifier``: the classifier's verdict (``Verdict.to_dict()`` plus ``checks``,
+    the number of guard checks behind it), None when the stage did not run."""
 
     request_id: str
     tenant_id: str
@@ -59,6 +61,7 @@ class IncidentEvent:
     stream_position: int | None = None
     excerpt: str = ""
     content_id: str | None = None
+    classifier: dict[str, Any] | None = None
     time: datetime = field(default_factory=_now)
 
 

@@ -32,6 +32,7 @@ CSV_COLUMNS = (
     "stream_position",
     "excerpt",
     "content_id",
+    "classifier",
     "media_type",
     "explicit",
     "implicit",

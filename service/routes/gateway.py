@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 
 from service.errors import GatewayError
+from service.proxy import classifier
 from service.proxy.pipeline import Proxy
 from service.proxy.protocols import error_body
 from service.proxy.routing import resolve
@@ -109,6 +110,7 @@ def install(app: FastAPI) -> None:
     """Per-app proxy state: created with the app, its upstream pool closed at shutdown."""
     registry = getattr(getattr(app.state, "metrics", None), "registry", None)
     proxy = Proxy(app.state.settings, registry)
+    classifier.install(proxy)  # the guard-model stage's guards (off unless configured)
     app.state.proxy = proxy
     # Added before the service's own middlewares, so it ends up innermost (inside them).
     app.add_middleware(GatewayDispatch)

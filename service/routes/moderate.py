@@ -1,4 +1,11 @@
-"""``POST /moderate``: the native moderation API (DESIGN §3.3), single text or batch."""
+"""``POST /moderate``: the native moderation API (DESIGN §3.3), single text or batch.
+
+Two stages: the lexicon and, when configured, the guard-model classifier (``stages`` in the
+request; by default the lexicon, plus the classifier where the tenant's ``[classifier]`` has
+``moderate`` on). Their verdicts are combined by the one rule (``moderation.with_verdict``)
+and both appear in the response (the lexicon's matches; the classifier's under
+``classifier``), the records and the metrics.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +26,15 @@ from service.deps import (
     json_body,
     request_body_doc,
 )
-from service.errors import EmptyText, PayloadTooLarge, UserSuspended, ValidationFailed
+from service.errors import (
+    EmptyText,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UserSuspended,
+    ValidationFailed,
+)
 from service.excerpt import incident_excerpt
-from service.moderation import ModerationResult, screen_for
+from service.moderation import ModerationResult, Screen, screen_for, with_verdict
 from service.runtime import Runtime
 from service.tenants import Tenant, strictest
 
@@ -30,6 +43,9 @@ router = APIRouter(tags=["moderation"])
 # Above this many characters per request the scan runs in a thread, so one huge batch does not
 # stall every other connection of the worker (below it the thread hop costs more than the scan).
 OFFLOAD_CHARS = 20_000
+
+
+Stage = Literal["lexicon", "classifier"]
 
 
 class ModerateRequest(BaseModel):
@@ -42,6 +58,12 @@ class ModerateRequest(BaseModel):
     direction: Literal["input", "output"] = "input"
     profile: Literal["standard", "minor"] | None = Field(
         default=None, description="Ask for a stricter profile; never weakens the tenant's."
+    )
+    stages: list[Stage] | None = Field(
+        default=None,
+        description="Stages to run (default: the lexicon, plus the classifier when the "
+        "tenant has one for /moderate).",
+        examples=[["lexicon", "classifier"]],
     )
 
 
@@ -63,6 +85,25 @@ class CategoryOut(BaseModel):
     action: Literal["flag", "mask", "block"]
 
 
+class ClassifierOut(BaseModel):
+    """The guard model's verdict (docs/classifier.md)."""
+
+    action: Literal["allow", "flag", "block"]
+    safety: Literal["safe", "controversial", "unsafe"] | None = Field(
+        description="None when the guard did not answer (see error)"
+    )
+    risks: list[str] = Field(description="TC260-003 risk ids the verdict is evidence of")
+    labels: list[str] = Field(description="The backend's own category labels")
+    scores: dict[str, float]
+    refusal: bool | None
+    direction: Literal["input", "output"]
+    backend: str
+    model: str
+    cached: bool
+    latency_ms: float
+    error: str | None = Field(description="Why the guard gave no verdict; then action = fail mode")
+
+
 class ModerationOut(BaseModel):
     flagged: bool
     action: Literal["allow", "flag", "mask", "block"]
@@ -73,6 +114,8 @@ class ModerationOut(BaseModel):
     direction: Literal["input", "output"]
     profile: str
     lexicon_version: str
+    stages: list[Stage]
+    classifier: ClassifierOut | None
 
 
 class BatchOut(BaseModel):
@@ -106,49 +149,90 @@ def texts_of(body: ModerateRequest, runtime: Runtime) -> tuple[list[str], bool]:
     return texts, batch
 
 
-def screen_texts(
-    request: Request,
-    runtime: Runtime,
-    tenant: Tenant,
-    texts: list[str],
-    direction: str,
-    profile: str | None,
-    route: str,
-) -> list[ModerationResult]:
-    """Moderate each text with one ``Screen``; count metrics (``record_call`` records them)."""
-    screen = screen_for(runtime, tenant, direction, profile=profile)
-    metrics = runtime.metrics
-    results = []
+class ClassifierNotConfigured(ServiceUnavailable):
+    code = "classifier_not_configured"
+
+
+def classifier_for(runtime: Runtime, tenant: Tenant, stages: list[str] | None) -> tuple[bool, Any]:
+    """(run the lexicon, classifier settings or None) for a request's ``stages``."""
+    stage = runtime.classifier
+    if stages is None:
+        cfg = stage.settings_for(tenant, "moderate") if stage is not None else None
+        return True, cfg
+    if not stages:
+        raise ValidationFailed("'stages' names no stage; use 'lexicon' and/or 'classifier'.")
+    cfg = None
+    if "classifier" in stages:
+        cfg = stage.settings_for(tenant) if stage is not None else None
+        if cfg is None:
+            raise ClassifierNotConfigured(
+                "The classifier stage is not configured for this tenant ([classifier] backend)."
+            )
+    return "lexicon" in stages, cfg
+
+
+def _lexicon(screen: Screen, texts: list[str]) -> list[tuple[ModerationResult, float]]:
+    out = []
     for text in texts:
         t0 = time.perf_counter()
         result = screen.moderate(text)
-        seconds = time.perf_counter() - t0
-        if metrics is not None:
-            metrics.observe_decision(direction, result.action, result.category_actions(), seconds)
-        results.append(result)
-    return results
+        out.append((result, time.perf_counter() - t0))
+    return out
 
 
-async def screen_texts_async(
+def _skipped(screen: Screen, text: str) -> ModerationResult:
+    """The result of a text the lexicon stage did not look at."""
+    return ModerationResult(
+        flagged=False,
+        action="allow",
+        categories=[],
+        matches=[],
+        masked_text=text,
+        lexicon_version=screen.lexicon_version,
+        direction=screen.direction,
+        profile=screen.profile,
+        stages=(),
+    )
+
+
+async def moderate_texts(
     request: Request,
     runtime: Runtime,
     tenant: Tenant,
     texts: list[str],
     direction: str,
     profile: str | None,
-    route: str,
+    stages: list[str] | None,
 ) -> list[ModerationResult]:
-    """``screen_texts``, off the event loop when the texts are long."""
-    args = (request, runtime, tenant, texts, direction, profile, route)
-    if sum(map(len, texts)) > OFFLOAD_CHARS:
-        return await asyncio.to_thread(screen_texts, *args)
-    return screen_texts(*args)
+    """Each text through the stages (lexicon with one ``Screen``, off the event loop when the
+    texts are long; the classifier's checks side by side), combined; metrics counted
+    (``record_call`` records them)."""
+    lexicon, cfg = classifier_for(runtime, tenant, stages)
+    screen = screen_for(runtime, tenant, direction, profile=profile)
+    if not lexicon:
+        pairs = [(_skipped(screen, text), 0.0) for text in texts]
+    elif sum(map(len, texts)) > OFFLOAD_CHARS:
+        pairs = await asyncio.to_thread(_lexicon, screen, texts)
+    else:
+        pairs = _lexicon(screen, texts)
+    if cfg is not None:
+        rid = get_request_id(request)
+        found = await asyncio.gather(
+            *(runtime.classifier.classify(cfg, t, direction, request_id=rid) for t in texts)
+        )
+        pairs = [(with_verdict(r, v), sec) for (r, sec), v in zip(pairs, found, strict=True)]
+    metrics = runtime.metrics
+    if metrics is not None:
+        for result, seconds in pairs:
+            metrics.observe_decision(direction, result.action, result.category_actions(), seconds)
+    return [result for result, _ in pairs]
 
 
 def incident_event(request: Request, tenant: Tenant, result: ModerationResult, route: str) -> Any:
     from service.records.events import IncidentEvent
 
     offsets = [(mm.match.start, mm.match.end) for mm in result.matches]
+    verdict = result.classifier
     return IncidentEvent(
         request_id=get_request_id(request),
         tenant_id=tenant.id,
@@ -161,6 +245,7 @@ def incident_event(request: Request, tenant: Tenant, result: ModerationResult, r
         offsets=offsets,
         lexicon_version=result.lexicon_version,
         excerpt=incident_excerpt(result.masked_text, offsets),
+        classifier=None if verdict is None else {**verdict.to_dict(), "checks": 1},
     )
 
 
@@ -173,15 +258,15 @@ async def record_call(
     started: float,
     model: str | None = None,
 ) -> None:
-    """The call's records, durable before the answer is sent: one incident per flagged text and
-    one network log (metadata only, no text)."""
+    """The call's records, durable before the answer is sent: one incident per text with a
+    finding (``ModerationResult.finding``) and one network log (metadata only, no text)."""
     from service.records.events import NetworkLogEvent
 
     decision = "allow"
     for r in results:
         decision = strictest(decision, r.action)
     client = request.client
-    incidents = [incident_event(request, tenant, r, route) for r in results if r.flagged]
+    incidents = [incident_event(request, tenant, r, route) for r in results if r.finding]
     await runtime.recorder.record(
         *incidents,
         NetworkLogEvent(
@@ -222,8 +307,8 @@ async def moderate_endpoint(request: Request, runtime: RuntimeDep, tenant: Tenan
                 profile = "minor"
         except UserSuspended:
             profile = "minor"  # screening itself is never refused
-    results = await screen_texts_async(
-        request, runtime, tenant, texts, body.direction, profile, "/moderate"
+    results = await moderate_texts(
+        request, runtime, tenant, texts, body.direction, profile, body.stages
     )
     await record_call(runtime, request, tenant, results, "/moderate", started)
     taxonomy = runtime.snapshot.lexicon_for(tenant).taxonomy

@@ -5,6 +5,11 @@ chain); every flagged category, mapped or not (politics, gambling, ...), is list
 ``x_categories``. ``flagged`` is true when the tenant policy flags, masks or blocks anything,
 also when no OpenAI key applies. Keyword hits have no probability: scores are 1.0 for blocked
 hits and by severity otherwise (high 1.0, medium 0.8, low 0.6); unflagged keys score 0.0.
+
+With the classifier stage (``stages``, as for ``/moderate``) its verdict is under
+``x_classifier``; a flagged verdict sets the OpenAI keys its risks map to (scores: an
+``openai-moderation`` guard's own, else 1.0 for a block and 0.8 for a flag), and
+``flagged``/``x_action``/``x_categories`` are the combined ones.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from starlette.responses import Response
 from service.deps import RuntimeDep, TenantDep, json_body, request_body_doc
 from service.errors import EmptyText, GatewayError, PayloadTooLarge
 from service.moderation import ModerationResult
-from service.routes.moderate import json_response, record_call, screen_texts_async
+from service.routes.moderate import Stage, json_response, moderate_texts, record_call
 from service.runtime import Runtime
 
 router = APIRouter(tags=["moderation"])
@@ -78,6 +83,7 @@ class ModerationsRequest(BaseModel):
     input: StrictStr | list[StrictStr] | list[Part]
     model: StrictStr = "omni-moderation-latest"
     x_direction: Literal["input", "output"] = "input"
+    stages: list[Stage] | None = None
 
 
 def openai_error(exc: GatewayError) -> dict[str, Any]:
@@ -123,6 +129,19 @@ def result_to_openai(
         for key in _openai_keys(cat, runtime, sets):
             flags[key] = True
             scores[key] = max(scores[key], score)
+    verdict = result.classifier
+    if verdict is not None and verdict.flagged and verdict.error is None:
+        score = 1.0 if verdict.action == "block" else 0.8
+        own = verdict.backend == "openai-moderation"  # its labels are OpenAI's own keys
+        for label in verdict.labels if own else ():
+            if label in flags:
+                flags[label] = True
+                scores[label] = max(scores[label], float(verdict.scores.get(label, score)))
+        for risk in verdict.risks:
+            x_scores[risk] = max(x_scores.get(risk, 0.0), score)
+            for key in () if own else _openai_keys(risk, runtime, sets):
+                flags[key] = True
+                scores[key] = max(scores[key], score)
     return {
         "flagged": result.flagged,
         "categories": flags,
@@ -133,6 +152,8 @@ def result_to_openai(
         "x_category_scores": x_scores,
         "x_matches": [mm.to_dict() for mm in result.matches],
         "x_masked_text": result.masked_text,
+        "x_stages": list(result.stages),
+        "x_classifier": None if verdict is None else verdict.to_dict(),
     }
 
 
@@ -155,8 +176,8 @@ async def moderations(request: Request, runtime: RuntimeDep, tenant: TenantDep) 
     for text in texts:
         if len(text) > limits.max_text_chars:
             raise PayloadTooLarge(f"An input is longer than {limits.max_text_chars} characters.")
-    results = await screen_texts_async(
-        request, runtime, tenant, texts, body.x_direction, None, "/v1/moderations"
+    results = await moderate_texts(
+        request, runtime, tenant, texts, body.x_direction, None, body.stages
     )
     await record_call(runtime, request, tenant, results, "/v1/moderations", started, body.model)
     sets = tenant.lexicon_sets

@@ -1,13 +1,23 @@
-"""Fixtures: the scriptable fake guard on loopback and settings pointing at it."""
+"""Fixtures: the scriptable fake guard on loopback and settings pointing at it; the real
+gateway with the classifier stage in front of the scriptable fake upstream."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from service.app import create_app
 from service.classifier import ClassifierSettings
+from service.config import Settings
+from tests.proxy.fake_upstream import FakeUpstream
 from tests.support.server import serve
 
 from .fake_guard import FakeGuard
@@ -55,5 +65,103 @@ def make_settings(guard_url: str) -> Callable[..., ClassifierSettings]:
         }
         values.update(extra)
         return ClassifierSettings(**values)
+
+    return make
+
+
+# -- the real gateway with the classifier stage, in front of the fake upstream ---------------
+
+BLOCK = "爆炸物配方"  # the test lexicon blocks it
+FLAG = "旗标词语"  # ... flags it
+MASK = "机密代号"  # ... masks it
+
+
+@pytest.fixture(scope="session")
+def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("classifier-lexicon")
+    (d / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
+    (d / "a1.false_harmful_info.txt").write_text(f"{FLAG}\taction=flag\n", encoding="utf-8")
+    (d / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[tuple[FakeUpstream, str]]:
+    fake = FakeUpstream()
+    with serve(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def upstream(upstream_server: tuple[FakeUpstream, str]) -> FakeUpstream:
+    upstream_server[0].reset()
+    return upstream_server[0]
+
+
+@dataclass
+class Gateway:
+    """A running gateway: its base URL, app (runtime, metrics) and records database."""
+
+    url: str
+    app: Any
+    db: Path
+
+    def records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Record bodies read back from the SQLite store with the stdlib reader."""
+        with sqlite3.connect(self.db) as conn:
+            rows = conn.execute("SELECT kind, body FROM records ORDER BY seq").fetchall()
+        return [json.loads(body) for k, body in rows if kind is None or k == kind]
+
+    def metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=10).text
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample's value from ``/metrics`` (0 when absent), parsed with prometheus_client."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
+
+
+@pytest.fixture
+def make_gateway(
+    tmp_path: Path, lexdir: Path, upstream_server: tuple[FakeUpstream, str], guard_url: str
+) -> Callable[..., AbstractContextManager[Gateway]]:
+    """``with make_gateway(backend="qwen3guard", mode="before", ...) as gw``: the gateway with
+    ``[classifier]`` pointing at the fake guard (keys override it; ``backend=None``: no stage),
+    ``settings`` for other sections."""
+
+    @contextmanager
+    def make(settings: dict[str, Any] | None = None, **classifier: Any) -> Iterator[Gateway]:
+        backend = classifier.pop("backend", "qwen3guard")
+        section: dict[str, Any] = {}
+        if backend is not None:
+            section = {
+                "backend": backend,
+                "url": guard_url + PATHS[backend],
+                "model": MODELS[backend],
+                "timeout_s": 5.0,
+                **classifier,
+            }
+        db = tmp_path / "records.sqlite3"
+        values: dict[str, Any] = {
+            "upstream": upstream_server[1],
+            "lexicons": [lexdir],
+            "data_dir": tmp_path,
+            "database": f"sqlite:///{db}",
+            "access_log": False,
+            "labels": {"text_position": "off"},
+            "classifier": section,
+            **(settings or {}),
+        }
+        app = create_app(Settings(**values))
+        with serve(app) as url:
+            yield Gateway(url, app, db)
 
     return make

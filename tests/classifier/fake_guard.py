@@ -2,8 +2,10 @@
 
 ``script[marker] = Fault(...)`` makes requests whose text contains ``marker`` misbehave: a
 status code (optionally only the first ``times`` requests), a raw body (malformed answers), a
-delay before answering, or a hang (no answer until the client gives up). Every request is
-recorded (path, headers, JSON body, start and end times, whether the client left early).
+delay before answering, a condition to wait for (``until``: e.g. "the upstream has the
+request", so a test orders events without timing them), or a hang (no answer until the client
+gives up). Every request is recorded (path, headers, JSON body, when it arrived, when the
+answer was sent and when it ended, whether the client left early; ``time.perf_counter``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +40,7 @@ class Fault:
     delay: float = 0.0  # seconds before answering
     hang: bool = False  # never answer
     times: int | None = None  # only for the first N matching requests
+    until: Callable[[], bool] | None = None  # answer once this is true (polled, 20 s at most)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Call:
     headers: dict[str, str]
     body: Any
     started: float
+    answered: float | None = None  # just before the answer was sent
     ended: float | None = None
     cancelled: bool = False
 
@@ -77,8 +82,13 @@ class FakeGuard(DemoGuardApp):
         try:
             fault = self._fault(path, body)
             if fault is None:
+                call.answered = time.perf_counter()
                 await super().respond(path, body, send)
                 return
+            if fault.until is not None:
+                deadline = time.monotonic() + 20
+                while not fault.until() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.hang:  # until the client gives up and disconnects
@@ -87,6 +97,7 @@ class FakeGuard(DemoGuardApp):
                     pass
                 call.cancelled = True
                 return
+            call.answered = time.perf_counter()
             if fault.status is not None:
                 text, _ = _text_of(path, body)
                 # an error body that echoes the text: it must never reach the gateway's logs
@@ -102,6 +113,10 @@ class FakeGuard(DemoGuardApp):
         finally:
             call.ended = time.perf_counter()
             self.in_flight -= 1
+
+    def checks(self, direction: str) -> list[Call]:
+        """The calls that judged a prompt (``input``) or a model's answer (``output``)."""
+        return [c for c in self.calls if _text_of(c.path, c.body)[1] == direction]
 
     def _fault(self, path: str, body: Any) -> Fault | None:
         text, _ = _text_of(path, body)

@@ -3,14 +3,17 @@
 Each test scripts the next reply of a path: a status, headers and the body as a list of byte
 pieces sent as separate writes (so a term can be split across chunks and inside a multi-byte
 character), with an optional delay between pieces and an optional endless tail. The fake
-records every request it received and whether the caller went away before the reply ended
-(a cancellation).
+records every request it received (with when it arrived and when its reply ended, on
+``time.perf_counter``) and whether the caller went away before the reply ended (a
+cancellation); ``before`` delays the reply's start, watching for the caller to leave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +42,8 @@ class Reply:
     delay: float = 0.0
     endless: bool = False  # after the pieces, keep the connection open until cancelled
     drop: bool = False  # after the pieces, cut the connection without ending the body
+    before: float = 0.0  # seconds before the reply starts (a slow model)
+    until: Callable[[], bool] | None = None  # start the reply once this is true (polled)
 
 
 @dataclass
@@ -47,6 +52,9 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    started: float = 0.0  # time.perf_counter() when the request had arrived
+    replied: float | None = None  # ... when the reply started
+    ended: float | None = None  # ... when the reply ended or the caller left
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -100,7 +108,14 @@ class FakeUpstream:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(Seen(scope["method"], scope["path"], headers, body))
+        seen = Seen(scope["method"], scope["path"], headers, body, time.perf_counter())
+        self.requests.append(seen)
+        try:
+            await self._answer(scope, receive, send, seen)
+        finally:
+            seen.ended = time.perf_counter()
+
+    async def _answer(self, scope: dict, receive: Any, send: Any, seen: Seen) -> None:
         queue = self.replies.get(scope["path"])
         if queue:
             reply = self.last[scope["path"]] = queue.pop(0)
@@ -110,6 +125,16 @@ class FakeUpstream:
             await _send_all(send, 404, "application/json", [], [b'{"error":"unscripted"}'])
             return
         gone = asyncio.ensure_future(_disconnected(receive))
+        if reply.until is not None:
+            deadline = time.monotonic() + 20
+            while not reply.until() and not gone.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+        if reply.before:
+            await asyncio.wait([gone], timeout=reply.before)
+        if gone.done():
+            self.cancelled.set()
+            return
+        seen.replied = time.perf_counter()
         try:
             await send(
                 {

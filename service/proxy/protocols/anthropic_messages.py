@@ -10,6 +10,7 @@ whole. A block ends the stream with ``content_block_stop`` for an open block, th
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from ..framing import sse_event
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable
-from .base import Adapter, expect, iter_dicts, list_of_dicts
+from .base import Adapter, expect, iter_dicts, last_user_text, list_of_dicts
 
 __all__ = ["AnthropicMessages"]
 
@@ -165,6 +166,29 @@ class MessagesStream(StreamProtocol):
     def is_terminal(self, event: Event) -> bool:
         return event.obj.get("type") == "message_stop"
 
+    def closing(self, event: Event) -> list[Hashable]:
+        kind = event.obj.get("type")
+        if kind == "message_stop":
+            return self.slots.keys()
+        if kind == "content_block_stop":
+            key = ("b", event.obj.get("index", 0))
+            return [key] if key in self.slots.slots else []
+        return []
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        assert isinstance(key, tuple)
+        index = key[1]
+        btype = self.kinds.get(index)
+        if btype is None:
+            return  # the block was closed: nothing of it goes out any more
+        dtype, field = _DELTAS[btype]
+        delta = {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": dtype, field: text},
+        }
+        out.append(sse_event(delta, "content_block_delta"))
+
     def flush_all(self, out: list[bytes]) -> None:
         for index in sorted(self.kinds):
             if self.slots.all_blocked:
@@ -221,6 +245,9 @@ class AnthropicMessages(Adapter):
                     expect(block, "type", str, where=at)
                     expect(block, "text", str, where=at)
                     expect(block, "content", str, list, where=at)
+
+    def prompt_text(self, body: dict) -> str:
+        return last_user_text(body.get("messages"))  # text blocks (not tool results)
 
     def user_id(self, body: dict) -> str | None:
         meta = body.get("metadata")

@@ -12,7 +12,8 @@ says; an adapter *refines*. It declares:
 - ``validate(body)``: strict types of the request fields it relies on; a wrong type is a 400
   ``invalid_request`` in the protocol's envelope, never a forward;
 
-and refines answers: ``scope_of`` (what a block ends: a choice or all), ``answer_ok`` (the
+``prompt_text(body)`` gives the user-authored text a guard model judges (normally the last
+user turn), and it refines answers: ``scope_of`` (what a block ends: a choice or all), ``answer_ok`` (the
 shape it rewrites), ``block`` (the protocol-native outcome), ``label`` (the explicit notice),
 ``stream`` (a ``StreamProtocol``: stream events, terminal events, endings) and ``refusal``
 (the reply for ``proxy.block_mode = "refusal"``).
@@ -35,7 +36,15 @@ if TYPE_CHECKING:
     from ..slots import Slots
     from ..stream import StreamProtocol
 
-__all__ = ["Adapter", "InvalidRequest", "error_body", "expect", "iter_dicts", "list_of_dicts"]
+__all__ = [
+    "Adapter",
+    "InvalidRequest",
+    "error_body",
+    "expect",
+    "iter_dicts",
+    "last_user_text",
+    "list_of_dicts",
+]
 
 
 class InvalidRequest(BadRequest):
@@ -80,6 +89,24 @@ def error_body(
     return orjson.dumps(
         {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     )
+
+
+def last_user_text(messages: Any, parts: tuple[str, ...] = ("text",)) -> str:
+    """The text of the last ``user`` message of a conversation: a string content, or its text
+    parts (``type`` in ``parts``) joined by newlines; "" when there is none."""
+    for msg in reversed(list(iter_dicts(messages))):
+        if msg.get("role") != "user":
+            continue
+        content = msg.get("content")
+        if isinstance(content, str):
+            return content
+        texts = [
+            p["text"]
+            for p in iter_dicts(content)
+            if p.get("type") in parts and isinstance(p.get("text"), str)
+        ]
+        return "\n".join(texts)
+    return ""
 
 
 def iter_dicts(value: Any) -> Iterator[dict]:
@@ -157,6 +184,19 @@ class Adapter:
     def labelable(self, body: dict) -> bool:
         """False for JSON mode / structured output, where a notice would break the format."""
         return self.output == "text"
+
+    def prompt_text(self, body: dict) -> str:
+        """The user-authored text of the request, for a guard model ("" when none): here the
+        ``prompt`` or ``input`` string (image prompts, text to speak); adapters of
+        conversations give the last user turn. Embeddings are not prompts: "" (the lexicon
+        still screens every string of every request)."""
+        if self.output == "vectors":
+            return ""
+        for key in ("prompt", "input"):
+            value = body.get(key)
+            if isinstance(value, str):
+                return value
+        return ""
 
     def refusal(self, request: dict, text: str, response_id: str) -> bytes | None:
         """A reply saying ``text`` in this API's shape (whole or stream); None: no reply."""

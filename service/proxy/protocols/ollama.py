@@ -10,6 +10,7 @@ unless ``"stream": false``.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 import orjson
@@ -18,7 +19,7 @@ from ..framing import ndjson_line
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable, put_path
-from .base import Adapter, expect, list_of_dicts
+from .base import Adapter, expect, last_user_text, list_of_dicts
 
 __all__ = ["OllamaChat", "OllamaEmbed", "OllamaGenerate"]
 
@@ -97,6 +98,30 @@ class OllamaStream(StreamProtocol):
     def is_terminal(self, event: Event) -> bool:
         return event.obj.get("done") is True
 
+    def split(self, event: Event) -> list[Event]:
+        """A final line that carries text: the text in a line of its own first."""
+        obj = event.obj
+        if obj is None or obj.get("done") is not True or "error" in obj:
+            return [event]
+        line = self._line(False)
+        moved = False
+        for path in (self.text, self.thinking):
+            value = _get(obj, path)
+            if isinstance(value, str) and value:
+                put_path(line, path, value)
+                _put(obj, path, "")
+                moved = True
+        return [Event(event.name, line), event] if moved else [event]
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        assert isinstance(key, tuple)
+        line = self._line(False)
+        put_path(line, key, text)
+        notice = self.slots.owed.pop("*", None)
+        if notice:
+            _prepend(line, self.text, notice)
+        out.append(ndjson_line(line))
+
     def _line(self, done: bool, reason: str | None = None) -> dict:
         line: dict[str, Any] = {"model": self.model, "created_at": _now()}
         if self.chat:
@@ -137,6 +162,12 @@ def _get(obj: dict, path: tuple) -> Any:
     for step in path:
         obj = obj.get(step) if isinstance(obj, dict) else None
     return obj
+
+
+def _put(obj: dict, path: tuple, text: str) -> None:
+    for step in path[:-1]:
+        obj = obj[step]
+    obj[path[-1]] = text
 
 
 def _prepend(obj: dict, path: tuple, text: str) -> None:
@@ -211,6 +242,9 @@ class _Ollama(Adapter):
 
 class OllamaChat(_Ollama):
     name = "ollama_chat"
+
+    def prompt_text(self, body: dict) -> str:
+        return last_user_text(body.get("messages"))
 
     def validate(self, body: dict) -> None:
         super().validate(body)

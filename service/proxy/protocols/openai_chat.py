@@ -21,7 +21,7 @@ from ..framing import sse_event
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable, put_path
-from .base import Adapter, expect, iter_dicts, list_of_dicts
+from .base import Adapter, expect, iter_dicts, last_user_text, list_of_dicts
 
 __all__ = ["ChoicesStream", "OpenAIChat", "choice_scope"]
 
@@ -222,6 +222,64 @@ class ChoicesStream(StreamProtocol):
         da[field] += db[field]
         return True
 
+    # -- guard ------------------------------------------------------------------------------
+
+    def closing(self, event: Event) -> list[Hashable]:
+        if event.sentinel is not None:
+            return self.slots.keys()
+        keys: list[Hashable] = []
+        for choice in event.obj.get("choices") or ():
+            if choice.get("finish_reason"):
+                keys += self.slots.keys(choice.get("index", 0))
+        return keys
+
+    def split(self, event: Event) -> list[Event]:
+        """A chunk that finishes a choice and carries its last text: the text first."""
+        obj = event.obj
+        choices = obj.get("choices") if obj is not None else None
+        if not choices:
+            return [event]
+        moved = []
+        for choice in choices:
+            if choice.get("finish_reason") and self.carries_text(choice):
+                moved.append(self.text_part(choice))
+        if not moved:
+            return [event]
+        head = {k: v for k, v in obj.items() if k not in ("choices", "usage")}
+        if self.include_usage:
+            head["usage"] = None
+        return [Event(event.name, {**head, "choices": moved}), event]
+
+    def carries_text(self, choice: dict) -> bool:
+        delta = choice.get("delta")
+        return isinstance(delta, dict) and any(k != "role" for k in delta)
+
+    def text_part(self, choice: dict) -> dict:
+        """Move the delta of a finishing choice into a choice of its own (not finishing)."""
+        delta, choice["delta"] = choice["delta"], {}
+        return {
+            "index": choice.get("index", 0),
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": None,
+        }
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        assert isinstance(key, tuple)
+        scope = choice_scope(key)
+        if scope == ALL:
+            chunk = self.chunk([])
+            put_path(chunk, key, text)
+        else:
+            chunk = self.chunk([self.empty_choice(scope, None)])
+            put_path(chunk, key, text)
+            notice = self.slots.owed.pop(scope, None)
+            if notice:
+                self.add_text(chunk["choices"][0], notice, front=True)
+            self.seen.add(scope)
+            self.deltas += 1
+        out.append(sse_event(chunk))
+
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
         obj = event.obj
         choices = obj.get("choices")
@@ -407,6 +465,9 @@ class OpenAIChat(Adapter):
         if self.is_stream(body) and isinstance(modalities, list) and "audio" in modalities:
             return "audio"
         return None
+
+    def prompt_text(self, body: dict) -> str:
+        return last_user_text(body.get("messages"))
 
     # -- whole answers ------------------------------------------------------------------------
 

@@ -53,6 +53,18 @@ class CompletionsStream(ChoicesStream):
         a["text"] += b["text"]
         return True
 
+    def carries_text(self, choice: dict) -> bool:
+        return bool(choice.get("text"))
+
+    def text_part(self, choice: dict) -> dict:
+        text, choice["text"] = choice["text"], ""
+        return {
+            "index": choice.get("index", 0),
+            "text": text,
+            "logprobs": None,
+            "finish_reason": None,
+        }
+
     def add_text(self, choice: dict, text: str, front: bool = False) -> None:
         old = choice.get("text") or ""
         choice["text"] = text + old if front else old + text
@@ -74,6 +86,12 @@ class OpenAICompletions(Adapter):
         expect(body, "stream_options", dict)
         expect(body, "prompt", str, list)
         expect(body, "suffix", str)
+
+    def prompt_text(self, body: dict) -> str:
+        prompt = body.get("prompt")
+        if isinstance(prompt, list):  # several prompts (token-id prompts carry no text)
+            return "\n".join(p for p in prompt if isinstance(p, str))
+        return prompt if isinstance(prompt, str) else ""
 
     def scope_of(self, path: tuple) -> Hashable:
         return choice_scope(path)

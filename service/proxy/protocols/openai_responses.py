@@ -21,7 +21,7 @@ from ..framing import sse_event
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable
-from .base import Adapter, expect, iter_dicts, list_of_dicts
+from .base import Adapter, expect, iter_dicts, last_user_text, list_of_dicts
 
 __all__ = ["OpenAIResponses"]
 
@@ -44,6 +44,7 @@ _PLAIN_DELTA = frozenset(
         "obfuscation",
     }
 )
+_WHERE = ("item_id", "output_index", "content_index", "summary_index")
 # item part -> the delta type that streamed it
 _PART_DELTA = {
     "output_text": ("response.output_text.delta", "text"),
@@ -96,6 +97,7 @@ class ResponsesStream(StreamProtocol):
         # generated images stream only when the image_generation tool was asked for (and so
         # only with labels off: a labeled gateway refuses such requests)
         self.images_ok = _image_tool(request)
+        self.where: dict[tuple, dict] = {}  # slot key -> the ids of its delta events
 
     def check(self, event: Event) -> None:
         obj = event.obj
@@ -137,8 +139,11 @@ class ResponsesStream(StreamProtocol):
         kind = event.obj.get("type", "")
         if path == ("delta",) and kind.endswith(".delta"):
             text = kind == _TEXT
+            key = _key(kind, event.obj)
+            if key not in self.where:
+                self.where[key] = {k: v for k, v in event.obj.items() if k in _WHERE}
             return Field(
-                _key(kind, event.obj),
+                key,
                 display=text,
                 label=text,
                 json=kind in _JSON_DELTAS or (text and self.json_mode),
@@ -262,6 +267,28 @@ class ResponsesStream(StreamProtocol):
     def is_terminal(self, event: Event) -> bool:
         return event.obj.get("type") in _TERMINAL
 
+    def closing(self, event: Event) -> list[Hashable]:
+        """``*.done`` events end the slots of their output (content or summary) index; their
+        snapshots must hold the text released before them."""
+        obj = event.obj
+        kind = obj.get("type", "")
+        if kind in _TERMINAL:
+            return self.slots.keys()
+        if not kind.endswith(".done"):
+            return []
+        oi = obj.get("output_index", 0)
+        part = obj.get("content_index", obj.get("summary_index"))
+        return [
+            k
+            for k in self.slots.keys()
+            if isinstance(k, tuple) and k[1] == oi and (part is None or k[2] == part)
+        ]
+
+    def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
+        assert isinstance(key, tuple)
+        kind = key[0]
+        out.append(self._render({"type": kind, **self.where.get(key, {}), "delta": text}))
+
     def flush_all(self, out: list[bytes]) -> None:
         for key in self.slots.keys():
             rest = self.slots.flush(key)
@@ -344,6 +371,12 @@ class OpenAIResponses(Adapter):
         if self.is_stream(body) and _image_tool(body):
             return "images (the image_generation tool)"
         return None
+
+    def prompt_text(self, body: dict) -> str:
+        inp = body.get("input")
+        if isinstance(inp, str):
+            return inp
+        return last_user_text(inp, ("input_text", "text"))
 
     def answer_ok(self, body: Any) -> bool:
         if not isinstance(body, dict):
