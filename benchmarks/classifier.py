@@ -40,6 +40,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from service.config import DEMO_PRODUCER_CODE
+
 __all__ = ["Latency", "guard_app", "main", "upstream_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +118,8 @@ def _gateway_env(
         "AIGC_GATEWAY_DATA_DIR": str(data),
         "AIGC_GATEWAY_ACCESS_LOG": "false",
         "AIGC_GATEWAY_LOG_LEVEL": "warning",
+        # labeled routes answer 503 labels_not_configured without a producer code
+        "AIGC_GATEWAY_LABELS__PRODUCER_CODE": DEMO_PRODUCER_CODE,
     }
     if variant is not None:
         env.update(

@@ -16,7 +16,7 @@ import pytest
 
 from service.app import create_app
 from service.classifier import ClassifierSettings
-from service.config import Settings
+from service.config import DEMO_PRODUCER_CODE, Settings
 from tests.proxy.fake_upstream import FakeUpstream
 from tests.support.server import serve
 
@@ -156,7 +156,8 @@ def make_gateway(
             "data_dir": tmp_path,
             "database": f"sqlite:///{db}",
             "access_log": False,
-            "labels": {"text_position": "off"},
+            # labeled routes need a producer code (503 labels_not_configured without one)
+            "labels": {"text_position": "off", "producer_code": DEMO_PRODUCER_CODE},
             "classifier": section,
             **(settings or {}),
         }

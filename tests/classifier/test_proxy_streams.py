@@ -18,6 +18,7 @@ import openai
 import orjson
 import pytest
 
+from service.config import DEMO_PRODUCER_CODE
 from tests.proxy import scripts
 from tests.proxy.fake_upstream import FakeUpstream, Reply, sse
 
@@ -345,7 +346,8 @@ def test_the_label_notice_goes_out_with_the_first_released_text(
         ],
     )
     notice = "本内容由人工智能生成"
-    with make_gateway(stream_mode="hold", settings={"labels": {"text_position": "start"}}) as gw:
+    labels = {"text_position": "start", "producer_code": DEMO_PRODUCER_CODE}
+    with make_gateway(stream_mode="hold", settings={"labels": labels}) as gw:
         r = httpx.post(
             gw.url + CHAT,
             json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "讲"}]},
