@@ -113,7 +113,10 @@ def _wait(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
-def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def _uvicorn(
+    target: str, port: int, env: dict[str, str], http: str = "httptools"
+) -> subprocess.Popen:
+    """uvicorn on ``port``; the gateway runs with the protocol ``serve`` uses (its limits)."""
     cmd = [
         sys.executable,
         "-m",
@@ -130,7 +133,7 @@ def _uvicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen:
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        http,
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
     _wait(port, proc)
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> str:
                     "AIGC_GATEWAY_LOG_LEVEL": "warning",
                     "AIGC_GATEWAY_LABELS__PRODUCER_CODE": DEMO_PRODUCER_CODE,
                 },
+                http="service.limits:GatewayHttpProtocol",
             )
         )
         procs.append(
@@ -321,7 +325,8 @@ def _markdown(figures: dict, ttft: dict, levels: Sequence[int]) -> str:
         out.append(f"| {name} | " + " | ".join(_fmt(per[lv]) for lv in sorted(per)) + " |")
     out += [
         "",
-        "Gateway: one uvicorn worker (uvloop, httptools), 10,000-term random CJK lexicon "
+        "Gateway: one uvicorn worker (uvloop, httptools with the gateway's connection limits "
+        "as `serve` runs it), 10,000-term random CJK lexicon "
         "plus the bundled sample, explicit text label at the start and the implicit label "
         "header on, records to SQLite. Floor: `benchmarks.gateway.FloorProxy` (raw ASGI + "
         "aiohttp, no screening). All processes share the machine's cores with wrk, so the "
