@@ -16,7 +16,7 @@ from scipy.stats import binomtest
 
 from service.app import create_app
 from service.cli import main
-from service.config import Settings
+from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import create_app as demo_upstream
 from tests.support.server import serve
 
@@ -258,6 +258,7 @@ def test_through_a_gateway_with_the_classifier_stage(
             database=f"sqlite:///{data / 'records.sqlite3'}",
             access_log=False,
             classifier=classifier,
+            labels={"producer_code": DEMO_PRODUCER_CODE},  # labeled routes need it
         )
         with serve(create_app(settings)) as base:
             args = ["assess", "--bank", str(bank_path), "--base-url", base + "/v1"]
