@@ -48,6 +48,8 @@ __all__ = [
     "VerifyKeys",
     "content_hash",
     "generate_sm2_keypair",
+    "bare_public",
+    "sm2_key",
     "message_for",
     "sign_record",
     "verify_field",
@@ -99,9 +101,22 @@ def generate_sm2_keypair() -> tuple[str, str]:
     return private, public
 
 
-def _sm2(private: str, public: str) -> sm2.CryptSM2:
-    public = public[2:] if len(public) == 130 and public.startswith("04") else public
-    return sm2.CryptSM2(private_key=private, public_key=public)
+def sm2_key(private: str, public: str) -> sm2.CryptSM2:
+    """A gmssl SM2 object for ``public`` (hex x||y, optionally ``04``-prefixed).
+
+    The key is set after construction: gmssl 3.2's constructor drops the ``04`` prefix with
+    ``str.lstrip("04")``, which on a key whose x starts with ``04`` (one in 256) also eats the
+    following ``0``/``4`` digits, so signing or verifying with it failed or raised.
+    """
+    key = sm2.CryptSM2(private_key=private, public_key="")
+    key.public_key = bare_public(public)
+    return key
+
+
+def bare_public(public: str) -> str:
+    """x||y in lower-case hex, without the uncompressed-point prefix ``04`` if it has one."""
+    public = public.lower()
+    return public[2:] if len(public) == 130 and public.startswith("04") else public
 
 
 def _compact(obj: Any) -> str:
@@ -124,7 +139,7 @@ def sign_record(record: LabelRecord, signing: SigningConfig, role: Role,
     if bindings:
         body["Bindings"] = bindings
     if signing.algorithm == "sm2":
-        signer = _sm2(signing.private_key, signing.public_key)
+        signer = sm2_key(signing.private_key, signing.public_key)
         entries: list[dict[str, Any]] = [{"Type": "PubKey", "AlgID": SM2_SM3,
                                           "KeyID": signing.key_id, "KeyValue": signer.public_key}]
         for kind, message in tbs:
@@ -202,9 +217,9 @@ def _verify_body(body: dict[str, Any], md: bytes, digest_for: Callable[[str], st
             return FieldVerdict("invalid", algorithm, None, "no public key entry")
         key_id, public = str(pub["KeyID"]), str(pub["KeyValue"])
         pinned = keys.get(key_id)
-        if isinstance(pinned, str) and pinned.lower().removeprefix("04") != public.lower():
+        if isinstance(pinned, str) and bare_public(pinned) != bare_public(public):
             return FieldVerdict("invalid", algorithm, key_id, "public key differs from pinned key")
-        verifier = _sm2("", public)
+        verifier = sm2_key("", public)
         signatures = [e for e in entries if e["Type"] == "DS"]
 
         def check(entry: dict[str, Any], message: bytes) -> bool:

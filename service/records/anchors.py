@@ -72,7 +72,7 @@ class AnchorKey:
                 "sm2-sm3",
                 key_id,
                 private_key=private.get_secret_value() if private is not None else "",
-                public_key=_public(labels.sm2_public_key),
+                public_key=labels.sm2_public_key,  # sm2_key() drops a 04 prefix
             )
         return cls()
 
@@ -109,13 +109,9 @@ class AnchorKey:
         return None if good else "bad signature"
 
     def _sm2(self) -> Any:
-        from gmssl import sm2
+        from labelers.integrity import sm2_key
 
-        return sm2.CryptSM2(private_key=self.private_key, public_key=self.public_key)
-
-
-def _public(key: str) -> str:
-    return key[2:] if len(key) == 130 and key.startswith("04") else key
+        return sm2_key(self.private_key, self.public_key)
 
 
 # --- taking an anchor ------------------------------------------------------------------------

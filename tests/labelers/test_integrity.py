@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from gmssl import sm2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from labelers import (
     label_file,
     propagate_file,
 )
-from labelers.integrity import content_hash, sign_record, verify_field
+from labelers.integrity import content_hash, message_for, sign_record, verify_field
 
 from .doc_support import PRODUCER, PROPAGATOR, make_pdf
 
@@ -148,3 +149,20 @@ def test_content_binding_catches_a_changed_media_byte(make) -> None:
     report = inspect_file(bytes(data))
     assert report.record == out.record  # the label itself still reads back
     assert report.signatures["producer"].state == "invalid"
+
+
+def test_sm2_keys_whose_x_starts_with_04_sign_and_verify() -> None:
+    """gmssl's constructor strips a ``04`` prefix with ``lstrip``, eating x's leading digits."""
+    private, public = generate_sm2_keypair()
+    while not public.startswith("04"):  # one key in 256
+        private, public = generate_sm2_keypair()
+    config = SigningConfig("sm2", "sm2-x", private_key=private, public_key=public)
+    for _ in range(3):  # a fresh random k each time
+        code = sign_record(RECORD, config, "producer", None)
+        signed = RECORD.replace(reserved_code1=code)
+        assert verify_field(signed, "producer", None, {"sm2-x": public}).state == "valid"
+        ds = next(e for e in json.loads(code)["SecurityData"]["PubSD"] if e["Type"] == "DS")
+        independent = sm2.CryptSM2(private_key="", public_key="")
+        independent.public_key = public  # gmssl's verify, the key set past its constructor
+        message = message_for(RECORD, "producer")
+        assert independent.verify_with_sm3(ds["Signature"], message)
