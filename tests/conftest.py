@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-POSTGRES_DSN = os.environ.get("AIGC_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.support.postgres import run_sql
+
+POSTGRES_DSN = os.environ.get(
+    "AIGC_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _postgres_answers() -> bool:
@@ -23,9 +30,22 @@ def postgres_dsn() -> str:
     """DSN of the local PostgreSQL server; skip when none answers, fail under CI's .ci/run."""
     if not _postgres_answers():
         if os.environ.get("AIGC_GATEWAY_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (AIGC_GATEWAY_REQUIRE_POSTGRES=1)")
+            pytest.fail(
+                "PostgreSQL on 127.0.0.1:5432 is required (AIGC_GATEWAY_REQUIRE_POSTGRES=1)"
+            )
         pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
     return POSTGRES_DSN
+
+
+@pytest.fixture
+def pg_database(postgres_dsn: str) -> Iterator[str]:
+    """URL of a fresh database on the local server, dropped after the test."""
+    name = f"aigc_test_{uuid.uuid4().hex[:12]}"
+    run_sql(postgres_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
+    finally:
+        run_sql(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)

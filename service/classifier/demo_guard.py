@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from service.classifier.mapping import OPENAI_CATEGORIES
+
 __all__ = [
     "CATEGORY_LABELS",
     "DEFAULT_RULES",
@@ -54,21 +56,6 @@ CATEGORY_LABELS: Mapping[str, tuple[str, str, str | None, str]] = {
     "copyright": ("Copyright Violation", "S8", None, "a3.ip_infringement"),
     "jailbreak": ("Jailbreak", "S14", None, "x.injection"),
 }
-OPENAI_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/intent",
-    "self-harm/instructions",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
 _REFUSAL_MARKS = ("抱歉", "对不起", "我不能", "无法", "sorry", "i cannot", "i can't", "i won't")
 
 

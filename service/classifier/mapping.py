@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_CATEGORIES", "TC260_RISKS", "risks_for"]
+__all__ = ["DEFAULT_CATEGORIES", "OPENAI_CATEGORIES", "TC260_RISKS", "risks_for"]
 
 # TC260-003 Appendix A: A.1 (8), A.2 (9), A.3 (5), A.4 (7), A.5 (2) = 31 risks.
 TC260_RISKS: tuple[str, ...] = (
@@ -101,6 +101,7 @@ _OPENAI: dict[str, tuple[str, ...]] = {
     "violence": ("a1.violence_obscenity",),
     "violence/graphic": ("a1.violence_obscenity",),
 }
+OPENAI_CATEGORIES: tuple[str, ...] = tuple(_OPENAI)  # the 13 of omni-moderation, in its order
 
 DEFAULT_CATEGORIES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "qwen3guard": _QWEN3GUARD,

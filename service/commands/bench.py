@@ -19,6 +19,9 @@ PASS_THROUGH = {
     "records": "compliance records write throughput",
     "http-clients": "upstream HTTP clients side by side (httpx, httpx+aiohttp, aiohttp)",
     "classifier": "guard-model stage: parallel/before prompt checks, hold/async streams",
+    "quality-recall": "matching recall per evasion family (default and opt-in folds)",
+    "quality-precision": "false hits per MB of real Chinese text, per fold",
+    "server": "connection limits: normal requests beside a slow-header flood",
 }
 
 

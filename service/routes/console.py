@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from service import admin_actions
@@ -60,12 +59,15 @@ from service.console.web import (
     set_session_cookie,
 )
 from service.deps import admin_token_matches
-from service.errors import GatewayError, NotFound, PayloadTooLarge, ValidationFailed
+from service.errors import GatewayError, NotFound, ValidationFailed
+from service.label_delivery import file_response, in_thread, read_upload, record_delivery
 from service.records.chain import parse_utc
 from service.records.complaints import allowlist_file
 from service.records.exporting import CSV_COLUMNS
 
-router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(console_enabled)])
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[Depends(console_enabled)]
+)
 
 STATIC_FILES = {
     "htmx.min.js": "text/javascript",
@@ -242,8 +244,12 @@ async def verify_chain(request: Request, session: CsrfDep) -> Response:
     }
     request.app.state.console_chain = result
     await admin_actions.record_action(
-        runtime, operator(request, session), "records.verify", "chain",
-        checked=checked, problems=len(problems),
+        runtime,
+        operator(request, session),
+        "records.verify",
+        "chain",
+        checked=checked,
+        problems=len(problems),
     )
     if is_fragment(request):
         return render(request, "_chain.html", chain=result)
@@ -320,8 +326,12 @@ async def incidents_csv(request: Request, session: SessionDep) -> Response:
     query, params = _incident_query(request)
     await runtime.recorder.flush()
     await admin_actions.record_action(
-        runtime, operator(request, session), "incidents.export", "incident",
-        tenant_id=query.tenant or "", filters=params,
+        runtime,
+        operator(request, session),
+        "incidents.export",
+        "incident",
+        tenant_id=query.tenant or "",
+        filters=params,
     )
 
     async def lines() -> AsyncIterator[str]:
@@ -432,7 +442,9 @@ async def assign(ticket_id: str, request: Request, session: CsrfDep) -> Response
     form = await request.form(max_files=0, max_fields=30)
     try:
         await admin_actions.assign_complaint(
-            _runtime(request), operator(request, session), ticket_id,
+            _runtime(request),
+            operator(request, session),
+            ticket_id,
             str(form.get("assignee") or "").strip() or session.operator,
         )
     except GatewayError as exc:
@@ -485,17 +497,27 @@ async def lexicons(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/lexicons/diff")
-async def lexicon_diff(request: Request, session: SessionDep, old: str = "", new: str = "") -> Response:
+async def lexicon_diff(
+    request: Request, session: SessionDep, old: str = "", new: str = ""
+) -> Response:
     """The changes between two recorded lexicon versions."""
     runtime = _runtime(request)
     try:
         view = await versions.diff_view(runtime, old.strip(), new.strip())
     except versions.ManifestUnreadable as exc:
-        return render(request, "lexicon_diff.html", status=500, nav="lexicons", error=str(exc),
-                      old=old, new=new, diff=None, missing=[])
+        return render(
+            request,
+            "lexicon_diff.html",
+            status=500,
+            nav="lexicons",
+            error=str(exc),
+            old=old,
+            new=new,
+            diff=None,
+            missing=[],
+        )
     status = 404 if view["missing"] else 200
-    return render(request, "lexicon_diff.html", status=status, nav="lexicons", error=None,
-                  **view)
+    return render(request, "lexicon_diff.html", status=status, nav="lexicons", error=None, **view)
 
 
 @router.get("/lexicons/versions/{version}")
@@ -543,22 +565,6 @@ async def try_it(request: Request, session: CsrfDep) -> Response:
 # --- labels --------------------------------------------------------------------------------
 
 
-async def _upload(request: Request) -> tuple[bytes, str | None, str | None, dict[str, str]]:
-    runtime = _runtime(request)
-    limit = runtime.settings.labels.max_upload_bytes
-    form = await request.form(max_files=1, max_fields=30)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ValidationFailed("Choose a file.")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
-    if not data:
-        raise ValidationFailed("The file is empty.")
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return data, upload.filename, upload.content_type, fields
-
-
 def _labels_page(request: Request, status: int = 200, **extra: Any) -> Response:
     runtime = _runtime(request)
     return render(
@@ -580,23 +586,37 @@ async def labels(request: Request, session: SessionDep) -> Response:
 async def label(request: Request, session: CsrfDep) -> Response:
     """The labeled file as a download (the ``POST /label`` code path for the chosen tenant)."""
     from service import labeling
-    from service.label_delivery import file_response, in_thread, record_delivery
 
     runtime = _runtime(request)
     try:
-        data, filename, declared, fields = await _upload(request)
+        data, filename, declared, fields = await read_upload(
+            request, runtime.settings.labels.max_upload_bytes
+        )
         tenant = tenant_for(runtime, fields.get("tenant"))
-        out = await in_thread(labeling.label, runtime.settings.labels, tenant.labels, data,
-                              filename=filename, media_type=declared, produce_id=None)
+        out = await in_thread(
+            labeling.label,
+            runtime.settings.labels,
+            tenant.labels,
+            data,
+            filename=filename,
+            media_type=declared,
+            produce_id=None,
+        )
     except GatewayError as exc:
         if is_fragment(request):
-            return render(request, "_inspect_report.html", status=exc.status, error=str(exc),
-                          report=None)
+            return render(
+                request, "_inspect_report.html", status=exc.status, error=str(exc), report=None
+            )
         return _labels_page(request, exc.status, error=str(exc))
     await record_delivery(request, runtime, tenant, out, out.record.produce_id)
     await admin_actions.record_action(
-        runtime, operator(request, session), "label.file", out.record.produce_id,
-        tenant_id=tenant.id, media_type=out.media_type, bytes=len(data),
+        runtime,
+        operator(request, session),
+        "label.file",
+        out.record.produce_id,
+        tenant_id=tenant.id,
+        media_type=out.media_type,
+        bytes=len(data),
     )
     return finish(request, file_response(out, filename or "labeled"))
 
@@ -608,7 +628,9 @@ async def inspect(request: Request, session: CsrfDep) -> Response:
     error, report = None, None
     status = 200
     try:
-        data, filename, declared, _ = await _upload(request)
+        data, filename, declared, _ = await read_upload(
+            request, runtime.settings.labels.max_upload_bytes
+        )
         report = await inspect_view(runtime, data, filename, declared)
         report["filename"] = filename
     except GatewayError as exc:
@@ -630,12 +652,20 @@ async def users(request: Request, session: SessionDep) -> Response:
     error = None
     try:
         await runtime.recorder.flush()
-        rows = await queries.sanctioned_users(runtime.recorder, tenant=tenant or None,
-                                              user=user or None)
+        rows = await queries.sanctioned_users(
+            runtime.recorder, tenant=tenant or None, user=user or None
+        )
     except Exception as exc:  # the records database is down
         error = f"The records database cannot be read: {type(exc).__name__}"
-    return render(request, "users.html", nav="users", rows=rows, error=error,
-                  params={"tenant": tenant, "user": user}, tenants=_tenant_ids(runtime))
+    return render(
+        request,
+        "users.html",
+        nav="users",
+        rows=rows,
+        error=error,
+        params={"tenant": tenant, "user": user},
+        tenants=_tenant_ids(runtime),
+    )
 
 
 async def _user_page(
@@ -646,8 +676,18 @@ async def _user_page(
     await recorder.flush()
     state = await recorder.user_status(tenant, user)
     trail = await queries.user_trail(recorder, tenant, user)
-    return render(request, "user.html", status=status, nav="users", tenant=tenant, user=user,
-                  state=state, trail=trail, error=error, notice=_notice(request))
+    return render(
+        request,
+        "user.html",
+        status=status,
+        nav="users",
+        tenant=tenant,
+        user=user,
+        state=state,
+        trail=trail,
+        error=error,
+        notice=_notice(request),
+    )
 
 
 @router.get("/users/detail")

@@ -13,42 +13,22 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from service import labeling
 from service.deps import RuntimeDep, TenantDep
 from service.errors import (
-    BadRequest,
     EmptyText,
     InvalidJSON,
     PayloadTooLarge,
     UnsupportedMedia,
     ValidationFailed,
 )
-from service.label_delivery import file_response, in_thread, record_delivery
+from service.label_delivery import file_response, in_thread, read_upload, record_delivery
 
 router = APIRouter(tags=["labels"])
 
 _ID = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-
-
-async def _upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None, dict]:
-    """``(data, filename, declared content type, other form fields)`` of the ``file`` field."""
-    try:
-        form = await request.form(max_files=1, max_fields=20)
-    except Exception as exc:  # multipart parser errors have no common base class
-        raise BadRequest(f"Malformed multipart body: {exc}") from exc
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ValidationFailed("Send the file as multipart/form-data field 'file'.")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
-    if not data:
-        raise ValidationFailed("The uploaded file is empty.")
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return data, upload.filename, upload.content_type, fields
 
 
 def _flag(value: str | None) -> bool:
@@ -78,17 +58,27 @@ async def label(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> Res
         if position not in (None, "start", "end"):
             raise ValidationFailed("position must be 'start' or 'end'.")
         labeled = await in_thread(labeling.label_text, cfg, tenant.labels, text, position)
-        return Response(orjson.dumps({"text": labeled, "notice": cfg.text_notice}),
-                        media_type="application/json")
+        return Response(
+            orjson.dumps({"text": labeled, "notice": cfg.text_notice}),
+            media_type="application/json",
+        )
     if not ctype.startswith("multipart/form-data"):
         raise UnsupportedMedia("Send multipart/form-data with a 'file' field, or JSON text.")
-    data, filename, declared, fields = await _upload(request, limit)
+    data, filename, declared, fields = await read_upload(request, limit)
     produce_id = fields.get("produce_id") or None
     if produce_id is not None and not _ID.fullmatch(produce_id):
-        raise ValidationFailed("produce_id must be 1-128 printable ASCII characters "
-                               "without space, quote or backslash.")
-    out = await in_thread(labeling.label, cfg, tenant.labels, data, filename=filename,
-                          media_type=declared, produce_id=produce_id)
+        raise ValidationFailed(
+            "produce_id must be 1-128 printable ASCII characters without space, quote or backslash."
+        )
+    out = await in_thread(
+        labeling.label,
+        cfg,
+        tenant.labels,
+        data,
+        filename=filename,
+        media_type=declared,
+        produce_id=produce_id,
+    )
     await record_delivery(request, runtime, tenant, out, out.record.produce_id)
     return file_response(out, filename)
 
@@ -98,7 +88,7 @@ async def inspect(request: Request, runtime: RuntimeDep, tenant: TenantDep) -> R
     """Read and validate the labels of an uploaded file (multipart field ``file``): the
     implicit record, signatures, the visible notice where it can be read, C2PA and traces."""
     cfg = runtime.settings.labels
-    data, filename, declared, _ = await _upload(request, cfg.max_upload_bytes)
+    data, filename, declared, _ = await read_upload(request, cfg.max_upload_bytes)
     report = await in_thread(labeling.inspect, cfg, data, filename=filename, media_type=declared)
     return Response(orjson.dumps(report.to_dict()), media_type="application/json")
 
@@ -116,17 +106,26 @@ async def propagate(request: Request, runtime: RuntimeDep, tenant: TenantDep) ->
 
     cfg = runtime.settings.labels
     labeling.label_settings(cfg, tenant.labels, role="propagator")  # 503 when unconfigured
-    data, filename, declared, fields = await _upload(request, cfg.max_upload_bytes)
+    data, filename, declared, fields = await read_upload(request, cfg.max_upload_bytes)
     propagate_id = fields.get("propagate_id") or new_produce_id()
     if not _ID.fullmatch(propagate_id):
-        raise ValidationFailed("propagate_id must be 1-128 printable ASCII characters "
-                               "without space, quote or backslash.")
+        raise ValidationFailed(
+            "propagate_id must be 1-128 printable ASCII characters "
+            "without space, quote or backslash."
+        )
     detect = fields.get("detect")
-    out = await in_thread(labeling.propagate, cfg, tenant.labels, data, filename=filename,
-                          media_type=declared, propagate_id=propagate_id,
-                          declared_ai=_flag(fields.get("declared_ai")),
-                          detected_ai=_flag(fields.get("detected_ai")),
-                          detect=None if detect is None else _flag(detect))
+    out = await in_thread(
+        labeling.propagate,
+        cfg,
+        tenant.labels,
+        data,
+        filename=filename,
+        media_type=declared,
+        propagate_id=propagate_id,
+        declared_ai=_flag(fields.get("declared_ai")),
+        detected_ai=_flag(fields.get("detected_ai")),
+        detect=None if detect is None else _flag(detect),
+    )
     await record_delivery(request, runtime, tenant, out, out.record.propagate_id)
     response = file_response(out, filename)
     response.headers["x-aigc-notice"] = quote(out.notice)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
+from service.classifier.mapping import OPENAI_CATEGORIES
 from service.deps import RuntimeDep, TenantDep, json_body, request_body_doc
 from service.errors import EmptyText, GatewayError, PayloadTooLarge
 from service.moderation import ModerationResult
@@ -29,22 +30,6 @@ from service.routes.moderate import Stage, json_response, moderate_texts, record
 from service.runtime import Runtime
 
 router = APIRouter(tags=["moderation"])
-
-OPENAI_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/intent",
-    "self-harm/instructions",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
 
 # Our category (or an ancestor) -> OpenAI keys. First hit along the parent chain wins.
 CATEGORY_MAP: dict[str, tuple[str, ...]] = {

@@ -11,17 +11,13 @@ from service.app import create_app
 from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import create_app as demo_upstream
 from tests.classifier.fake_guard import FakeGuard
+from tests.support.lexicon import write_test_lexicon
 from tests.support.server import serve
-
-BLOCK = "爆炸物配方"  # the gateway blocks prompts with it
-MASK = "机密代号"  # the gateway masks it
 
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    lexdir = tmp_path_factory.mktemp("gateway-lexicon")
-    (lexdir / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
-    (lexdir / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
+    lexdir = write_test_lexicon(tmp_path_factory.mktemp("gateway-lexicon"))
     data = tmp_path_factory.mktemp("gateway-data")
     with serve(demo_upstream(chunks=4)) as upstream:
         settings = Settings(

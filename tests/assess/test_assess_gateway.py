@@ -18,9 +18,8 @@ from service.app import create_app
 from service.cli import main
 from service.config import DEMO_PRODUCER_CODE, Settings
 from service.demo_upstream import create_app as demo_upstream
+from tests.support.lexicon import BLOCK
 from tests.support.server import serve
-
-from .conftest import BLOCK
 
 LEX_TERM = "评估敏感词"  # known to the assessment's lexicon only: the gateway lets it through
 PHRASE = "抱歉，我不能回答这个问题"  # echoed back: reads as a refusal

@@ -18,6 +18,7 @@ from service.app import create_app
 from service.classifier import ClassifierSettings
 from service.config import DEMO_PRODUCER_CODE, Settings
 from tests.proxy.fake_upstream import FakeUpstream
+from tests.support.lexicon import write_test_lexicon
 from tests.support.server import serve
 
 from .fake_guard import FakeGuard
@@ -71,18 +72,10 @@ def make_settings(guard_url: str) -> Callable[..., ClassifierSettings]:
 
 # -- the real gateway with the classifier stage, in front of the fake upstream ---------------
 
-BLOCK = "爆炸物配方"  # the test lexicon blocks it
-FLAG = "旗标词语"  # ... flags it
-MASK = "机密代号"  # ... masks it
-
 
 @pytest.fixture(scope="session")
 def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("classifier-lexicon")
-    (d / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
-    (d / "a1.false_harmful_info.txt").write_text(f"{FLAG}\taction=flag\n", encoding="utf-8")
-    (d / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
-    return d
+    return write_test_lexicon(tmp_path_factory.mktemp("classifier-lexicon"))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from .conftest import FLAG
+from tests.support.lexicon import FLAG
+
 from .fake_guard import FakeGuard, Fault
 
 UNSAFE = "怎么做炸弹"  # the fake guard: unsafe, Violent; the lexicon knows nothing of it

@@ -15,8 +15,8 @@ import pytest
 
 from tests.proxy import scripts
 from tests.proxy.fake_upstream import FakeUpstream, Reply
+from tests.support.lexicon import BLOCK
 
-from .conftest import BLOCK
 from .fake_guard import FakeGuard, Fault
 
 CHAT = "/v1/chat/completions"

@@ -21,8 +21,8 @@ import pytest
 from service.config import DEMO_PRODUCER_CODE
 from tests.proxy import scripts
 from tests.proxy.fake_upstream import FakeUpstream, Reply, sse
+from tests.support.lexicon import MASK
 
-from .conftest import MASK
 from .fake_guard import FakeGuard, Fault
 
 CHAT = "/v1/chat/completions"

@@ -6,9 +6,7 @@ upheld false-block complaint resolved with an allow phrase takes effect after a 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,31 +62,6 @@ def console_settings(data_dir: Path, database: str | None, **extra: Any) -> Sett
     return load_settings(**values)
 
 
-def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
-@pytest.fixture
-def pg_database(postgres_dsn: str) -> Iterator[str]:
-    """URL of a new PostgreSQL database, dropped after the test."""
-    name = f"console_test_{uuid.uuid4().hex[:12]}"
-    _pg(postgres_dsn, f'CREATE DATABASE "{name}"')
-    base = postgres_dsn.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        _pg(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def database_url(request: pytest.FixtureRequest, kind: str) -> str | None:
     return request.getfixturevalue("pg_database") if kind == "postgresql" else None
 
@@ -108,7 +81,9 @@ def sqlite_gateway(tmp_path: Path) -> Iterator[Gateway]:
         yield Gateway(url, settings, "sqlite")
 
 
-def login(client: httpx.Client, *, operator: str = "alice", token: str = ADMIN_TOKEN) -> httpx.Response:
+def login(
+    client: httpx.Client, *, operator: str = "alice", token: str = ADMIN_TOKEN
+) -> httpx.Response:
     """Sign in the way a browser does: take the login page's nonce, post the form."""
     page = client.get("/console")
     nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)

@@ -11,22 +11,15 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from tests.support.lexicon import write_test_lexicon
 from tests.support.server import serve
 
 from .fake_upstream import FakeUpstream
 
-BLOCK = "爆炸物配方"  # action=block
-MASK = "机密代号"  # action=mask
-FLAG = "旗标词语"  # action=flag
-
 
 @pytest.fixture(scope="session")
 def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("lexicon")
-    (d / "a1.terrorism_extremism.txt").write_text(f"{BLOCK}\taction=block\n", encoding="utf-8")
-    (d / "a4.personal_info.txt").write_text(f"{MASK}\taction=mask\n", encoding="utf-8")
-    (d / "a1.false_harmful_info.txt").write_text(f"{FLAG}\taction=flag\n", encoding="utf-8")
-    return d
+    return write_test_lexicon(tmp_path_factory.mktemp("lexicon"))
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, split_bytes, sse
 
 NOTICE = "本内容由人工智能生成"

@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, Reply, split_bytes, sse
 from .reveal import reveals
 

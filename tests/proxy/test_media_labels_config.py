@@ -15,8 +15,10 @@ import httpx
 import openai
 import pytest
 
+from tests.support.lexicon import BLOCK
+
 from . import scripts
-from .conftest import BLOCK, PRODUCER
+from .conftest import PRODUCER
 from .fake_upstream import FakeUpstream
 
 UNSET = {"producer_code": ""}

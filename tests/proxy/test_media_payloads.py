@@ -14,8 +14,9 @@ import openai
 import pytest
 from PIL import Image
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream
 
 CHAT = "/v1/chat/completions"

@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from tests.labelers.image_support import ocr
+from tests.support.lexicon import BLOCK, MASK
 
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, Reply
 
 pytestmark = [

@@ -6,8 +6,9 @@ import httpx
 import openai
 import pytest
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, split_bytes, sse
 
 CHAT = "/v1/chat/completions"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from service.proxy.protocols import ADAPTERS
 from service.proxy.slots import Slots
 from service.proxy.stream import StreamRelay
+from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream
 from .reveal import reveals
 

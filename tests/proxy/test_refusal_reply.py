@@ -14,7 +14,8 @@ import openai
 import orjson
 import pytest
 
-from .conftest import BLOCK
+from tests.support.lexicon import BLOCK
+
 from .fake_upstream import FakeUpstream
 
 NOTICE = "本内容由人工智能生成"

@@ -12,9 +12,9 @@ from service.proxy.framing import NDJSONParser, SSEParser
 from service.proxy.protocols import ADAPTERS
 from service.proxy.slots import Slots
 from service.proxy.stream import StreamRelay
+from tests.support.lexicon import BLOCK, FLAG, MASK
 
 from . import scripts
-from .conftest import BLOCK, FLAG, MASK
 
 ALPHABET = st.sampled_from(list("ab 前后。") + [MASK, BLOCK[:3], FLAG, MASK[:2], "€😀"])
 

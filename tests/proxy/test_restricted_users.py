@@ -7,8 +7,9 @@ import time
 
 import httpx
 
+from tests.support.lexicon import BLOCK, FLAG
+
 from . import scripts
-from .conftest import BLOCK, FLAG
 from .fake_upstream import FakeUpstream
 
 ADMIN = "records-admin-token-42"

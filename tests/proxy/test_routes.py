@@ -11,8 +11,9 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, Reply, split_bytes
 
 

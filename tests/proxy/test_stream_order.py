@@ -9,8 +9,9 @@ import httpx
 import openai
 import orjson
 
+from tests.support.lexicon import BLOCK, MASK
+
 from . import scripts
-from .conftest import BLOCK, MASK
 from .fake_upstream import FakeUpstream, split_bytes, sse
 
 CHAT = "/v1/chat/completions"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import pytest
 from service.records.backends import Backend, PostgresBackend, SqliteBackend
 from service.records.recorder import Recorder
 from service.records.settings import RecordSettings
+from tests.support.postgres import run_sql
 
 
 class FakeClock:
@@ -34,41 +34,15 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 1, 10, 4, 0, tzinfo=UTC))
 
 
-def _pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def pg_schema(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     """``(dsn, schema)``: a fresh schema, dropped after the test."""
     schema = f"records_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin(postgres_dsn, f'CREATE SCHEMA "{schema}"')
+    run_sql(postgres_dsn, f'CREATE SCHEMA "{schema}"')
     try:
         yield postgres_dsn, schema
     finally:
-        _pg_admin(postgres_dsn, f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture
-def pg_database(postgres_dsn: str) -> Iterator[str]:
-    """URL of a fresh database on the local server (for gateway processes), dropped after."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    name = f"records_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin(postgres_dsn, f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
-    finally:
-        _pg_admin(postgres_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
+        run_sql(postgres_dsn, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 BackendFactory = Callable[[], Backend]
