@@ -98,12 +98,14 @@ class Gaps(NamedTuple):
     digit: bool = False  # some gap holds a circle written for zero between numerals (二○○三)
 
 
-def _gap(run: str, repeat: bool) -> tuple[int, bool, bool]:
-    """(visible units, holds punctuation, holds anything visible) of one noise run."""
-    units = 0
+def _gap(run: str, repeat: bool) -> tuple[int, bool, bool, str, bool]:
+    """(visible units, holds punctuation, holds anything visible, its visible character when
+    it holds exactly one, every visible character is a zero circle) of one noise run."""
+    units = shown = 0
     punct = visible = False
+    zeros = True
+    lone = prev = ""
     prev_cls = -1
-    prev = ""
     regional = 0
     for i, ch in enumerate(run):
         cls = _char_class(ch)
@@ -133,9 +135,13 @@ def _gap(run: str, repeat: bool) -> tuple[int, bool, bool]:
                 units += 1
         if cls != _INVISIBLE:
             prev_cls, prev = cls, ch
+            if cls != _ZWJ:
+                shown += 1
+                lone = ch
+                zeros = zeros and ch in ZEROS
         if cls != _REGIONAL:
             regional = 0
-    return units, punct, visible
+    return units, punct, visible, (lone if shown == 1 else ""), (visible and zeros)
 
 
 def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
@@ -155,16 +161,14 @@ def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
         if own_gaps >> j & 1:
             own += 1
             continue
-        run = span[s:e]
-        units, has_punct, has_visible = _gap(run, repeat)
+        units, has_punct, has_visible, lone, zeros = _gap(span[s:e], repeat)
         visible += has_visible
         punct += has_punct
         too_big = too_big or units > MAX_UNITS
-        shown = [ch for ch in run if _char_class(ch) not in (_INVISIBLE, _ZWJ)]
-        if len(shown) == 1 and shown[0] in DOTS and not has_punct:
+        if lone in DOTS and not has_punct:
             dots += 1
-        elif shown and (span[s - 1] in NUMERALS or span[e] in NUMERALS):
-            digit = digit or all(ch in ZEROS for ch in shown)
+        if zeros and (span[s - 1] in NUMERALS or span[e] in NUMERALS):
+            digit = True
     empty = kept - 1 - runs
     return Gaps(kept, visible, punct, empty, too_big, own, dots, digit)
 
