@@ -110,6 +110,19 @@ def test_rules_stream_the_same(lex):
             assert matches == lex.scan(text), text
 
 
+def test_rules_stream_the_same_in_random_chunks(lex):
+    text = "\n".join(t for _, yes, _, no in RULES for t in (yes, no) if t)
+    rng = random.Random(3)
+    for _ in range(20):
+        parts, i = [], 0
+        while i < len(text):
+            k = rng.choice([1, 2, 3, 7, 20, 64])
+            parts.append(text[i : i + k])
+            i += k
+        _, matches = stream_all(lex, parts)
+        assert matches == lex.scan(text)
+
+
 # -- property: any bounded noise run inside a term keeps the match and its offsets -----------
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufe0f", "\U000e0041"]
