@@ -71,6 +71,15 @@ def _joined_reads_as_words(entry: Entry, text: str, tb: int, total: int, os_: in
     return len(inside) > 2 or any(len(t) > 1 for t in tokens)
 
 
+def _written_on_boundaries(text: str, tb: int, total: int, os_: int, oe: int) -> bool:
+    """Whether the span starts and ends on jieba word boundaries of the text as written, its
+    noise kept (jieba reads a dot or a space as a break): ``都不远.离星光`` reads 都/不远/./离/星光,
+    so 远.离 starts inside 不远."""
+    ws = max(0, os_ - WINDOW)
+    window = text[ws - tb : min(total, oe + WINDOW) - tb]
+    return on_word_boundaries(window, os_ - ws, oe - ws, True, True)
+
+
 #: A homophone spelling whose characters are, on average, more frequent than this (log10 of
 #: jieba's unigram probability per character) reads as ordinary text (这是, 的是 for 着实, 得失).
 HOMOPHONE_MAX_LOG10_FREQ = -3.2
@@ -128,6 +137,9 @@ def decide(
     def joined_reads_as_words() -> bool:
         return _joined_reads_as_words(entry, text, tb, total, os_, oe)
 
+    def written_on_boundaries() -> bool:
+        return _written_on_boundaries(text, tb, total, os_, oe)
+
     if variant in PHONETIC:
         compact = normalize_term(span)
         latin = sum(1 for ch in compact if "a" <= ch <= "z")
@@ -160,7 +172,7 @@ def decide(
         noisy = True
     if noisy:
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)
-        if not join_allowed(gaps, entry.latin, joined_reads_as_words):
+        if not join_allowed(gaps, entry.latin, joined_reads_as_words, written_on_boundaries):
             return None
         if entry.repeat and not variant and analyse_span(span, entry.own_gaps).too_big:
             variant = "repeat"  # joined only because a repeated symbol counts once

@@ -30,7 +30,16 @@ from typing import NamedTuple
 
 from .normalize import fold
 
-__all__ = ["MAX_UNITS", "PUNCT_CHARS", "Gaps", "analyse_span", "join_allowed"]
+__all__ = [
+    "DOTS",
+    "MAX_UNITS",
+    "NUMERALS",
+    "PUNCT_CHARS",
+    "ZEROS",
+    "Gaps",
+    "analyse_span",
+    "join_allowed",
+]
 
 #: Visible units a gap may hold (a space, an emoji sequence, a symbol: one unit each).
 MAX_UNITS = 3
@@ -44,6 +53,12 @@ PUNCT_CHARS = frozenset(
     "—―–‒⸺⸻"  # dashes writers put between clauses
     "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # line and paragraph breaks
 )
+#: A lone dot between two words: a writer's full stop without a space (``很近.房间是``), the
+#: separator of a transliterated name (``查理·曼德``) or of a date (``一九九六．四．五``).
+DOTS = frozenset(".．")
+#: Circles written for 〇 (zero) in Chinese numbers: ``二○○三年``, ``四八○五厂``.
+ZEROS = frozenset("○◯")
+NUMERALS = frozenset("〇零一二三四五六七八九十百千万亿两")
 _class_cache: dict[str, int] = {}
 _NOISE_RUN = re.compile("\x00+")
 
@@ -79,14 +94,18 @@ class Gaps(NamedTuple):
     empty: int  # neighbouring term characters with nothing between them
     too_big: bool  # some gap holds more than MAX_UNITS visible units
     own: int  # gaps where the term as written has noise itself (not counted above)
+    dots: int = 0  # gaps holding one lone dot and nothing else visible (很近.房间, 查理·曼德)
+    digit: bool = False  # some gap holds a circle written for zero between numerals (二○○三)
 
 
-def _gap(run: str, repeat: bool) -> tuple[int, bool, bool]:
-    """(visible units, holds punctuation, holds anything visible) of one noise run."""
-    units = 0
+def _gap(run: str, repeat: bool) -> tuple[int, bool, bool, str, bool]:
+    """(visible units, holds punctuation, holds anything visible, its visible character when
+    it holds exactly one, every visible character is a zero circle) of one noise run."""
+    units = shown = 0
     punct = visible = False
+    zeros = True
+    lone = prev = ""
     prev_cls = -1
-    prev = ""
     regional = 0
     for i, ch in enumerate(run):
         cls = _char_class(ch)
@@ -116,9 +135,13 @@ def _gap(run: str, repeat: bool) -> tuple[int, bool, bool]:
                 units += 1
         if cls != _INVISIBLE:
             prev_cls, prev = cls, ch
+            if cls != _ZWJ:
+                shown += 1
+                lone = ch
+                zeros = zeros and ch in ZEROS
         if cls != _REGIONAL:
             regional = 0
-    return units, punct, visible
+    return units, punct, visible, (lone if shown == 1 else ""), (visible and zeros)
 
 
 def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
@@ -127,8 +150,8 @@ def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
     characters ``j`` and ``j + 1`` (``online casino``): such gaps are the term's own."""
     folded = fold(span)  # noise (keycap digits too) -> NUL, 1:1
     kept = len(folded) - folded.count("\x00")
-    visible = punct = own = runs = 0
-    too_big = False
+    visible = punct = own = runs = dots = 0
+    too_big = digit = False
     noise_before = 0
     for m in _NOISE_RUN.finditer(folded):
         s, e = m.span()
@@ -138,19 +161,25 @@ def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
         if own_gaps >> j & 1:
             own += 1
             continue
-        units, has_punct, has_visible = _gap(span[s:e], repeat)
+        units, has_punct, has_visible, lone, zeros = _gap(span[s:e], repeat)
         visible += has_visible
         punct += has_punct
         too_big = too_big or units > MAX_UNITS
+        if lone in DOTS and not has_punct:
+            dots += 1
+        if zeros and (span[s - 1] in NUMERALS or span[e] in NUMERALS):
+            digit = True
     empty = kept - 1 - runs
-    return Gaps(kept, visible, punct, empty, too_big, own)
+    return Gaps(kept, visible, punct, empty, too_big, own, dots, digit)
 
 
-def join_allowed(gaps: Gaps, latin: bool, on_boundaries) -> bool:
+def join_allowed(gaps: Gaps, latin: bool, on_boundaries, as_written=None) -> bool:
     """Whether a hit with these gaps is a match. ``latin``: the term is made of Latin letters
-    and digits; ``on_boundaries()``: whether the span starts and ends on word boundaries of
-    the surrounding text (called only when the rules need it: it runs jieba)."""
-    if gaps.too_big:
+    and digits; ``on_boundaries()``: whether the span, read without its noise, starts and ends
+    on word boundaries of the surrounding text; ``as_written()``: the same with the noise kept
+    (each gap a break between words). Both are called only when the rules need them (they
+    run jieba)."""
+    if gaps.too_big or gaps.digit:
         return False
     if not gaps.visible:
         return True  # nothing but invisible characters between term characters
@@ -160,4 +189,10 @@ def join_allowed(gaps: Gaps, latin: bool, on_boundaries) -> bool:
         return consistent and not gaps.punct  # b.a.n.a.n.a, not "a, b, c"
     if gaps.punct:
         return consistent and on_boundaries()
-    return consistent or on_boundaries()
+    if consistent:
+        return True
+    if not on_boundaries():
+        return False
+    # a lone dot may be the writer's full stop or a name's separator: the pieces it separates
+    # must not belong to words of the text as written (不远.离星光 is 不远 / 离星光)
+    return not gaps.dots or as_written is None or as_written()

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lexicons.gaps import MAX_UNITS
+from lexicons.gaps import MAX_UNITS, analyse_span
 
 from .helpers import lexicon_from, stream_all
 
@@ -23,7 +23,8 @@ def lex(tmp_path_factory):
     return lexicon_from(
         root,
         {
-            "custom.txt": "冰毒\n苹果手机\n国美\n心明天\nbanana\nab\nonline casino\n",
+            "custom.txt": "冰毒\n苹果手机\n国美\n心明天\nbanana\nab\nonline casino\n"
+            "远离\n点亮\n本钱\n二三年\n八五\n",
         },
     )
 
@@ -61,6 +62,20 @@ RULES = [
     ("symbol on boundaries", "买苹果*手机", "苹果*手机", "很开心*明天"),
     ("spaced out consistently", "卖冰 毒", "冰 毒", "中国 美国"),
     ("emoji separator", "卖冰🍃毒", "冰🍃毒", "中国🍃美国"),
+    ("ascii symbol", "卖冰*毒", "冰*毒", "很开心*明天"),
+    # R4b a lone dot (. or ．) also starts and ends on word boundaries of the text as written,
+    # the dot kept: otherwise it is the writer's full stop (real review sentences below)
+    ("lone dot", "卖冰.毒", "冰.毒", "去海港城都不远.离星光大道很近"),
+    ("lone dot, end inside a word", "卖冰.毒给他", "冰.毒", "比四星差点,比三星强点.亮点是卫生间"),
+    ("lone dot, start inside a word", "有人卖冰.毒", "冰.毒", "可是少了一本.钱是没算啦"),
+    ("full-width dot", "卖冰．毒", "冰．毒", "都不远．离星光大道很近"),
+    ("dot among invisible characters", "卖冰\u200b.\u200b毒", "冰\u200b.\u200b毒", None),
+    # R2b a circle next to a Chinese numeral is a zero (二○○三年), never a separator
+    ("zero circle", "卖冰○毒", "冰○毒", "提名他为一九九八年至二○○三年任期"),
+    ("zero circle before a numeral", "卖冰◯毒", "冰◯毒", "海军四八○五厂"),
+    ("repeated punctuation", "苹！！果！！手！！机", "苹！！果！！手！！机", "中国！！美国"),
+    ("full stops", "苹。。果。。手。。机", "苹。。果。。手。。机", "中国。。美国"),
+    ("ascii comma + space", "苹, 果, 手, 机", "苹, 果, 手, 机", "中国, 美国"),
     # R5 Latin terms: a visible gap only when every letter is separated, never punctuation
     ("latin dotted", "b.a.n.a.n.a", "b.a.n.a.n.a", "ban.ana"),
     ("latin spaced", "b a n a n a", "b a n a n a", "a, b"),
@@ -78,11 +93,34 @@ def test_rule_both_sides(lex, rule, yes, span, no):
         assert found(lex, no) == [], f"{rule}: {no!r} must not match"
 
 
+def test_gap_evidence():
+    assert analyse_span("冰.毒").dots == 1
+    assert analyse_span("冰\u200b．\u200d毒").dots == 1  # invisible characters do not count
+    assert analyse_span("冰..毒").dots == 0  # two dots: a separator run, rule R4 only
+    assert analyse_span("冰. 毒").dots == 0 and analyse_span("冰. 毒").punct == 1
+    assert analyse_span("冰 . 毒").dots == 0
+    assert analyse_span("二○○三").digit and analyse_span("二○○○年").digit
+    assert not analyse_span("冰○毒").digit and not analyse_span("二○*三").digit
+
+
 def test_rules_stream_the_same(lex):
     for _, yes, _, no in RULES:
         for text in filter(None, (yes, no)):
             _, matches = stream_all(lex, list(text))
             assert matches == lex.scan(text), text
+
+
+def test_rules_stream_the_same_in_random_chunks(lex):
+    text = "\n".join(t for _, yes, _, no in RULES for t in (yes, no) if t)
+    rng = random.Random(3)
+    for _ in range(20):
+        parts, i = [], 0
+        while i < len(text):
+            k = rng.choice([1, 2, 3, 7, 20, 64])
+            parts.append(text[i : i + k])
+            i += k
+        _, matches = stream_all(lex, parts)
+        assert matches == lex.scan(text)
 
 
 # -- property: any bounded noise run inside a term keeps the match and its offsets -----------

@@ -15,6 +15,7 @@ from .helpers import lexicon_from, stream_all
 CHARS = "苹果手机大麻冰毒卖买枪支的人"
 FILLER = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏"  # in no term: hits are sparse
 NOISE = [" ", "，", "。", "\n", "😀", "\u200b", "!!", "    ", "。。", "a", "Ｂ", "𝐡", "蘋"]
+NOISE += [".", "．", "○", "二○"]  # lone dots, zero circles next to a numeral (gaps.py)
 
 
 @pytest.fixture(scope="module")
