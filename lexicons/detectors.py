@@ -148,6 +148,20 @@ def _piece_re() -> re.Pattern[str]:
 
 
 @cache
+def piece_start_search() -> Callable[[str], re.Match[str] | None]:
+    """``search`` of a character that can start a piece, or of any astral character: a text
+    without one holds no piece start (a stream chunk without one adds nothing when no piece
+    is open before it). The class lists the BMP characters one by one, which ``re`` tests
+    with a bitmap, ~15x faster than the ranges of ``_piece_re``."""
+    digit, letter = _classes()
+    starts = re.compile(f"[{digit}{letter}{re.escape(_SYMBOLS)}]")
+    bmp = "".join(
+        starts.findall("".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x10000))))
+    )
+    return re.compile(f"[{re.escape(bmp)}\U00010000-\U0010ffff]").search
+
+
+@cache
 def _fold_table() -> dict[int, str]:
     """1:1 fold of piece characters to the detector alphabet: ASCII digits and lower-case
     letters, ``@``, ``.`` (for . 。 ． ｡), ``点`` kept, one space for any whitespace."""

@@ -36,6 +36,7 @@ from .detectors import (
     Detected,
     DetectorStream,
     detect_anchored,
+    piece_start_search,
 )
 from .gaps import PUNCT_CHARS
 from .normalize import (
@@ -177,6 +178,7 @@ class _Core:
             self.iter = compiled.automaton.iter("")
         self.views = [ViewState(v) for v in compiled.views]
         self.det = DetectorStream(compiled.detectors) if compiled.detectors else None
+        self.no_piece = piece_start_search()
         # original offsets of the last compact characters; None: not computed yet, they are
         # those of the last kept characters of the folded segment in `hist_src` (see _hist)
         self.hist: list[int] | range | None = []
@@ -194,9 +196,15 @@ class _Core:
         """Append ``segment`` to the text; return what can be compacted now (a trailing digit
         waits for the next segment, which may make it a keycap)."""
         self.text += segment
+        old_total = self.total
         self.total += len(segment)
-        if self.det is not None:
-            self._detect(final)
+        det = self.det
+        if det is not None:
+            # no piece open and none starting in the segment: the detectors have nothing to do
+            if det.pos == old_total and not final and self.no_piece(segment) is None:
+                det.pos = self.total
+            else:
+                self._detect(final)
         if self.empty:
             self.ctotal = self.total
             return ""
