@@ -178,7 +178,7 @@ class _Core:
             self.iter = compiled.automaton.iter("")
         self.views = [ViewState(v) for v in compiled.views]
         self.det = DetectorStream(compiled.detectors) if compiled.detectors else None
-        self.no_piece = piece_start_search()
+        self.piece_start = piece_start_search()
         # original offsets of the last compact characters; None: not computed yet, they are
         # those of the last kept characters of the folded segment in `hist_src` (see _hist)
         self.hist: list[int] | range | None = []
@@ -201,7 +201,7 @@ class _Core:
         det = self.det
         if det is not None:
             # no piece open and none starting in the segment: the detectors have nothing to do
-            if det.pos == old_total and not final and self.no_piece(segment) is None:
+            if det.pos == old_total and not final and self.piece_start(segment) is None:
                 det.pos = self.total
             else:
                 self._detect(final)
