@@ -10,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.postgres import run_sql
+from tests.support.server import serve
 
 POSTGRES_DSN = os.environ.get(
     "AIGC_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -46,6 +48,14 @@ def pg_database(postgres_dsn: str) -> Iterator[str]:
         yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
     finally:
         run_sql(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[tuple[FakeUpstream, str]]:
+    """The scriptable fake model API on loopback (one per session; tests ``reset()`` it)."""
+    fake = FakeUpstream()
+    with serve(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture(autouse=True)

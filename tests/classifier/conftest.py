@@ -17,7 +17,7 @@ import pytest
 from service.app import create_app
 from service.classifier import ClassifierSettings
 from service.config import DEMO_PRODUCER_CODE, Settings
-from tests.proxy.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import write_test_lexicon
 from tests.support.server import serve
 
@@ -78,17 +78,10 @@ def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_test_lexicon(tmp_path_factory.mktemp("classifier-lexicon"))
 
 
-@pytest.fixture(scope="session")
-def upstream_server() -> Iterator[tuple[FakeUpstream, str]]:
-    fake = FakeUpstream()
-    with serve(fake) as url:
-        yield fake, url
-
-
 @pytest.fixture
-def upstream(upstream_server: tuple[FakeUpstream, str]) -> FakeUpstream:
-    upstream_server[0].reset()
-    return upstream_server[0]
+def upstream(fake_server: tuple[FakeUpstream, str]) -> FakeUpstream:
+    fake_server[0].reset()
+    return fake_server[0]
 
 
 @dataclass
@@ -124,7 +117,7 @@ class Gateway:
 
 @pytest.fixture
 def make_gateway(
-    tmp_path: Path, lexdir: Path, upstream_server: tuple[FakeUpstream, str], guard_url: str
+    tmp_path: Path, lexdir: Path, fake_server: tuple[FakeUpstream, str], guard_url: str
 ) -> Callable[..., AbstractContextManager[Gateway]]:
     """``with make_gateway(backend="qwen3guard", mode="before", ...) as gw``: the gateway with
     ``[classifier]`` pointing at the fake guard (keys override it; ``backend=None``: no stage),
@@ -144,7 +137,7 @@ def make_gateway(
             }
         db = tmp_path / "records.sqlite3"
         values: dict[str, Any] = {
-            "upstream": upstream_server[1],
+            "upstream": fake_server[1],
             "lexicons": [lexdir],
             "data_dir": tmp_path,
             "database": f"sqlite:///{db}",

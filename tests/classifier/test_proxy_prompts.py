@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.proxy import scripts
-from tests.proxy.fake_upstream import FakeUpstream, Reply
+from tests.support.fake_upstream import FakeUpstream, Reply
 from tests.support.lexicon import BLOCK
 
 from .fake_guard import FakeGuard, Fault

@@ -20,7 +20,7 @@ import pytest
 
 from service.config import DEMO_PRODUCER_CODE
 from tests.proxy import scripts
-from tests.proxy.fake_upstream import FakeUpstream, Reply, sse
+from tests.support.fake_upstream import FakeUpstream, Reply, sse
 from tests.support.lexicon import MASK
 
 from .fake_guard import FakeGuard, Fault

@@ -171,7 +171,7 @@ def test_same_image_same_record_through_the_proxy(tmp_path: Path) -> None:
 
     import openai
 
-    from tests.proxy.fake_upstream import FakeUpstream, Reply
+    from tests.support.fake_upstream import FakeUpstream, Reply
 
     src = encode(gradient(400, 300), "PNG")
     fake = FakeUpstream()

@@ -11,22 +11,14 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import write_test_lexicon
 from tests.support.server import serve
-
-from .fake_upstream import FakeUpstream
 
 
 @pytest.fixture(scope="session")
 def lexdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_test_lexicon(tmp_path_factory.mktemp("lexicon"))
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[tuple[FakeUpstream, str]]:
-    fake = FakeUpstream()
-    with serve(fake) as url:
-        yield fake, url
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from .fake_upstream import sse
+from tests.support.fake_upstream import sse
 
 
 def chat_chunk(choices: list[dict], *, usage: Any = None, cid: str = "chatcmpl-fake") -> bytes:

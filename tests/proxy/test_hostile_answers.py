@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream, Reply, split_bytes, sse
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream, Reply, split_bytes, sse
 from .reveal import reveals
 
 CHAT = "/v1/chat/completions"

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream, Reply
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream
 from .reveal import reveals
 
 CHAT = "/v1/chat/completions"
@@ -379,8 +379,6 @@ def _reply(fake: FakeUpstream, path: str) -> None:
     elif forwarded in ("/api/chat", "/api/generate"):
         fake.json(forwarded, scripts.ollama_json("fine", chat=forwarded == "/api/chat"))
     elif forwarded == "/v1/audio/speech":
-        from .fake_upstream import Reply
-
         fake.reply(forwarded, Reply([scripts.wav_bytes()], content_type="audio/wav"))
     elif forwarded == "/v1/images/generations":
         fake.json(forwarded, {"created": 1, "data": []})

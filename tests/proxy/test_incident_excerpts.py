@@ -22,10 +22,10 @@ from service.excerpt import excerpt_spans, incident_excerpt
 from service.proxy.decisions import ALL
 from service.proxy.slots import Slots
 from service.proxy.walker import Walk
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import BLOCK, FLAG, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream
 from .test_relay_units import ALPHABET, cuts, relay, run
 
 TOKEN = "admin-token-for-excerpt-tests-0123456789"

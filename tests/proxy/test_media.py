@@ -9,8 +9,9 @@ import httpx
 import openai
 from PIL import Image
 
+from tests.support.fake_upstream import FakeUpstream, Reply
+
 from . import scripts
-from .fake_upstream import FakeUpstream, Reply
 
 IMAGES = "/v1/images/generations"
 

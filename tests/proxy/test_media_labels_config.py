@@ -15,11 +15,11 @@ import httpx
 import openai
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import BLOCK
 
 from . import scripts
 from .conftest import PRODUCER
-from .fake_upstream import FakeUpstream
 
 UNSET = {"producer_code": ""}
 

@@ -14,10 +14,10 @@ import openai
 import pytest
 from PIL import Image
 
+from tests.support.fake_upstream import FakeUpstream, sse
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream
 
 CHAT = "/v1/chat/completions"
 
@@ -40,8 +40,12 @@ def pcm16(seconds: float = 0.3, rate: int = 24000) -> bytes:
 
 
 def chat_audio(data: bytes, transcript: str = "你好") -> dict:
-    audio = {"id": "audio_1", "data": base64.b64encode(data).decode(), "expires_at": 2,
-             "transcript": transcript}
+    audio = {
+        "id": "audio_1",
+        "data": base64.b64encode(data).decode(),
+        "expires_at": 2,
+        "transcript": transcript,
+    }
     return scripts.chat_json(None, audio=audio) | {"id": "chatcmpl-audio"}
 
 
@@ -56,8 +60,11 @@ def test_chat_audio_answer_is_labeled(gateway: str, fake: FakeUpstream) -> None:
     fake.json(CHAT, chat_audio(wav, transcript=f"好的{MASK}"))
     client = openai.OpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-audio-preview", modalities=["text", "audio"],
-        audio={"voice": "alloy", "format": "wav"}, messages=[{"role": "user", "content": "hi"}])
+        model="gpt-4o-audio-preview",
+        modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "wav"},
+        messages=[{"role": "user", "content": "hi"}],
+    )
     msg = raw.parse().choices[0].message
     data = base64.b64decode(msg.audio.data)
     chunks = riff_chunks(data)
@@ -68,13 +75,21 @@ def test_chat_audio_answer_is_labeled(gateway: str, fake: FakeUpstream) -> None:
 
 
 def test_raw_pcm_and_corrupt_audio_are_refused(gateway: str, fake: FakeUpstream) -> None:
-    cases = ((pcm16(), "raw PCM audio"),  # no container: nowhere to put a label
-             (scripts.wav_bytes()[:40] + b"\xff" * 64, "(corrupt_file)"))  # a broken WAV
+    cases = (
+        (pcm16(), "raw PCM audio"),  # no container: nowhere to put a label
+        (scripts.wav_bytes()[:40] + b"\xff" * 64, "(corrupt_file)"),  # a broken WAV
+    )
     for data, why in cases:
         fake.json(CHAT, chat_audio(data))
-        r = httpx.post(gateway + CHAT, json={
-            "model": "m", "modalities": ["text", "audio"], "audio": {"format": "pcm16"},
-            "messages": [{"role": "user", "content": "hi"}]})
+        r = httpx.post(
+            gateway + CHAT,
+            json={
+                "model": "m",
+                "modalities": ["text", "audio"],
+                "audio": {"format": "pcm16"},
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
         assert r.status_code == 502 and r.json()["error"]["code"] == "label_failed", r.text
         assert why in r.json()["error"]["message"]
         assert base64.b64encode(data).decode()[:40] not in r.text
@@ -84,32 +99,51 @@ def test_streamed_media_is_refused_before_the_upstream(gateway: str, fake: FakeU
     client = openai.OpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
-            model="gpt-4o-audio-preview", modalities=["text", "audio"], stream=True,
+            model="gpt-4o-audio-preview",
+            modalities=["text", "audio"],
+            stream=True,
             audio={"voice": "alloy", "format": "pcm16"},
-            messages=[{"role": "user", "content": "hi"}])
+            messages=[{"role": "user", "content": "hi"}],
+        )
     assert err.value.code == "stream_not_labelable"
-    r = httpx.post(gateway + "/v1/responses", json={
-        "model": "gpt-5", "input": "draw a cat", "stream": True,
-        "tools": [{"type": "image_generation"}]})
+    r = httpx.post(
+        gateway + "/v1/responses",
+        json={
+            "model": "gpt-5",
+            "input": "draw a cat",
+            "stream": True,
+            "tools": [{"type": "image_generation"}],
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "stream_not_labelable"
     assert fake.requests == []
     # a blocked prompt is still a content-policy refusal, whatever it asked for
-    r = httpx.post(gateway + CHAT, json={
-        "model": "m", "stream": True, "modalities": ["audio"],
-        "messages": [{"role": "user", "content": BLOCK}]})
+    r = httpx.post(
+        gateway + CHAT,
+        json={
+            "model": "m",
+            "stream": True,
+            "modalities": ["audio"],
+            "messages": [{"role": "user", "content": BLOCK}],
+        },
+    )
     assert r.status_code == 400
 
 
 def test_data_url_image_in_a_chat_answer_is_labeled(gateway: str, fake: FakeUpstream) -> None:
     """vLLM-Omni's image models answer chat with the image as a data URL content part."""
     png = scripts.png_bytes(128)
-    part = {"type": "image_url",
-            "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
+    part = {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()},
+    }
     answer = scripts.chat_json("x")
     answer["choices"][0]["message"]["content"] = [part]
     fake.json(CHAT, answer)
-    r = httpx.post(gateway + CHAT, json={"model": "qwen-image",
-                                          "messages": [{"role": "user", "content": "a cat"}]})
+    r = httpx.post(
+        gateway + CHAT,
+        json={"model": "qwen-image", "messages": [{"role": "user", "content": "a cat"}]},
+    )
     assert r.status_code == 200, r.text
     url = r.json()["choices"][0]["message"]["content"][0]["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
@@ -120,13 +154,20 @@ def test_data_url_image_in_a_chat_answer_is_labeled(gateway: str, fake: FakeUpst
 def test_responses_image_generation_result_is_labeled(gateway: str, fake: FakeUpstream) -> None:
     png = scripts.png_bytes(128)
     answer = scripts.responses_json("here it is")
-    answer["output"].insert(0, {"type": "image_generation_call", "id": "ig_1",
-                                "status": "completed",
-                                "result": base64.b64encode(png).decode()})
+    answer["output"].insert(
+        0,
+        {
+            "type": "image_generation_call",
+            "id": "ig_1",
+            "status": "completed",
+            "result": base64.b64encode(png).decode(),
+        },
+    )
     fake.json("/v1/responses", answer)
     client = openai.OpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
-    response = client.responses.create(model="gpt-5", input="draw a cat",
-                                       tools=[{"type": "image_generation"}])
+    response = client.responses.create(
+        model="gpt-5", input="draw a cat", tools=[{"type": "image_generation"}]
+    )
     image = base64.b64decode(response.output[0].result)
     assert "resp_fake" in _xmp(image)
     assert response.output_text.startswith("【本内容由人工智能生成】")
@@ -136,8 +177,15 @@ def test_labels_off_passes_media_as_is(make_gateway, fake: FakeUpstream) -> None
     pcm = pcm16()
     fake.json(CHAT, chat_audio(pcm))
     with make_gateway(labels={"enabled": False}) as base:
-        r = httpx.post(base + CHAT, json={"model": "m", "stream": False, "modalities": ["audio"],
-                                          "messages": [{"role": "user", "content": "hi"}]})
+        r = httpx.post(
+            base + CHAT,
+            json={
+                "model": "m",
+                "stream": False,
+                "modalities": ["audio"],
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
     assert r.status_code == 200
     assert base64.b64decode(r.json()["choices"][0]["message"]["audio"]["data"]) == pcm
 
@@ -147,39 +195,70 @@ def test_media_an_upstream_streams_unasked_is_not_relayed(gateway: str, fake: Fa
     when the request asked for neither (a labeled gateway never lets such requests through)."""
     secret = base64.b64encode(pcm16(0.05)).decode()
     frames = scripts.chat_stream(["开头"])
-    frames.insert(2, scripts.chat_chunk([{"index": 0, "delta": {"audio": {
-        "id": "audio_1", "data": secret, "transcript": "x"}}, "finish_reason": None}]))
+    frames.insert(
+        2,
+        scripts.chat_chunk(
+            [
+                {
+                    "index": 0,
+                    "delta": {"audio": {"id": "audio_1", "data": secret, "transcript": "x"}},
+                    "finish_reason": None,
+                }
+            ]
+        ),
+    )
     fake.stream(CHAT, frames)
-    with httpx.stream("POST", gateway + CHAT, json={
-            "model": "m", "stream": True,
-            "messages": [{"role": "user", "content": "hi"}]}) as r:
+    with httpx.stream(
+        "POST",
+        gateway + CHAT,
+        json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ) as r:
         raw = r.read()
     assert b"upstream_invalid_stream" in raw and secret[:40].encode() not in raw
     assert b"[DONE]" not in raw
     png = base64.b64encode(scripts.png_bytes(64)).decode()
     frames = scripts.responses_stream(["好"])
-    frames.insert(2, sse_event("response.image_generation_call.partial_image", {
-        "type": "response.image_generation_call.partial_image", "sequence_number": 2,
-        "output_index": 0, "item_id": "ig_1", "partial_image_index": 0,
-        "partial_image_b64": png}))
+    frames.insert(
+        2,
+        sse_event(
+            "response.image_generation_call.partial_image",
+            {
+                "type": "response.image_generation_call.partial_image",
+                "sequence_number": 2,
+                "output_index": 0,
+                "item_id": "ig_1",
+                "partial_image_index": 0,
+                "partial_image_b64": png,
+            },
+        ),
+    )
     fake.stream("/v1/responses", frames)
-    with httpx.stream("POST", gateway + "/v1/responses", json={
-            "model": "m", "stream": True, "input": "hi"}) as r:
+    with httpx.stream(
+        "POST", gateway + "/v1/responses", json={"model": "m", "stream": True, "input": "hi"}
+    ) as r:
         raw = r.read()
     assert b"upstream_invalid_stream" in raw and png[:40].encode() not in raw
 
 
 def sse_event(kind: str, obj: dict) -> bytes:
-    from .fake_upstream import sse
-
     return sse(obj, kind)
 
 
 def test_media_in_an_error_answer_is_not_relayed(gateway: str, fake: FakeUpstream) -> None:
     png = base64.b64encode(scripts.png_bytes(64)).decode()
-    fake.json(CHAT, {"error": {"message": "see attached", "code": "x",
-                               "image": "data:image/png;base64," + png}}, status=400)
-    r = httpx.post(gateway + CHAT, json={"model": "m",
-                                          "messages": [{"role": "user", "content": "hi"}]})
+    fake.json(
+        CHAT,
+        {
+            "error": {
+                "message": "see attached",
+                "code": "x",
+                "image": "data:image/png;base64," + png,
+            }
+        },
+        status=400,
+    )
+    r = httpx.post(
+        gateway + CHAT, json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert r.status_code == 502 and r.json()["error"]["code"] == "label_failed"
     assert png[:40] not in r.text

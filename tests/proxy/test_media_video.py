@@ -15,9 +15,8 @@ import orjson
 import pytest
 
 from tests.labelers.image_support import ocr
+from tests.support.fake_upstream import FakeUpstream, Reply
 from tests.support.lexicon import BLOCK, MASK
-
-from .fake_upstream import FakeUpstream, Reply
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed"),

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from service.proxy.protocols import ADAPTERS
 from service.proxy.slots import Slots
 from service.proxy.stream import StreamRelay
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream
 from .reveal import reveals
 
 KEYS = st.text(st.characters(categories=("L", "N"), max_codepoint=0x9FFF), min_size=1, max_size=6)

@@ -14,9 +14,8 @@ import openai
 import orjson
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import BLOCK
-
-from .fake_upstream import FakeUpstream
 
 NOTICE = "本内容由人工智能生成"
 REFUSAL = "抱歉，这个问题我无法回答。"

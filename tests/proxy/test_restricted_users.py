@@ -7,10 +7,10 @@ import time
 
 import httpx
 
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.lexicon import BLOCK, FLAG
 
 from . import scripts
-from .fake_upstream import FakeUpstream
 
 ADMIN = "records-admin-token-42"
 CHAT = "/v1/chat/completions"

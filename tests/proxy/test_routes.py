@@ -11,10 +11,10 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream, Reply, split_bytes
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream, Reply, split_bytes
 
 
 @dataclass

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from service.app import create_app
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.server import serve
 
 from . import scripts
 from .conftest import _settings
-from .fake_upstream import FakeUpstream
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "可疑的问题"}]}

@@ -9,10 +9,10 @@ import httpx
 import openai
 import orjson
 
+from tests.support.fake_upstream import FakeUpstream, split_bytes, sse
 from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
-from .fake_upstream import FakeUpstream, split_bytes, sse
 
 CHAT = "/v1/chat/completions"
 NOTICE = "【本内容由人工智能生成】"
