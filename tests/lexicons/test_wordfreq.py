@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lexicons import wordfreq
+from lexicons.audit import _search_spans
 from lexicons.wordseg import cut, log10_frequency, on_word_boundaries, tokens_between
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +70,13 @@ def _assert_same_as_jieba(tok, window: str) -> None:
 @given(window=windows)
 def test_cut_and_frequencies_equal_jiebas(jieba_tokenizer, window):
     _assert_same_as_jieba(jieba_tokenizer, window)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(window=windows)
+def test_audit_search_spans_equal_jiebas_search_mode(jieba_tokenizer, window):
+    expected = [(a, b) for _, a, b in jieba_tokenizer.tokenize(window, mode="search", HMM=False)]
+    assert _search_spans(cut(window)) == expected
 
 
 @pytest.mark.skipif(not CORPUS.exists(), reason="People's Daily corpus not in the bench cache")
