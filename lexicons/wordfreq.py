@@ -18,6 +18,7 @@ atomically (temp file + rename); a missing, stale or corrupt file is rebuilt, ne
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import marshal
 import os
@@ -53,7 +54,7 @@ def cache_path(cache_dir: str | os.PathLike[str]) -> Path:
 class WordFreq:
     """``freq(word)`` as jieba's ``FREQ.get(word)``, ``group(ch)`` for the DAG walk."""
 
-    __slots__ = ("_blob", "_groups", "_offsets", "_slots", "_typecode", "total")
+    __slots__ = ("_blob", "_firsts", "_groups", "_offsets", "_typecode", "total")
 
     def __init__(
         self, total: int, firsts: str, offsets: list[int], typecode: str, blob: memoryview
@@ -62,8 +63,9 @@ class WordFreq:
         self._blob = blob
         self._offsets = offsets
         self._typecode = typecode
-        # offsets: for group i, words at [offsets[2i], offsets[2i+1]), freqs up to offsets[2i+2]
-        self._slots = {ch: 2 * i for i, ch in enumerate(firsts)}
+        # firsts is sorted; group i: words at [offsets[2i], offsets[2i+1]), freqs up to
+        # offsets[2i+2] (a bisect per first look-up is cheaper than a dict of 11k at load)
+        self._firsts = firsts
         self._groups: dict[str, dict[str, int]] = {}
 
     def group(self, first: str) -> dict[str, int] | None:
@@ -72,9 +74,10 @@ class WordFreq:
         got = self._groups.get(first)
         if got is not None:
             return got
-        slot = self._slots.get(first)
-        if slot is None:
+        i = bisect.bisect_left(self._firsts, first)
+        if i == len(self._firsts) or self._firsts[i] != first:
             return None
+        slot = 2 * i
         offsets = self._offsets
         words_end, freqs_end = offsets[slot + 1], offsets[slot + 2]
         words = str(self._blob[offsets[slot] : words_end], "utf-8").split("\n")
