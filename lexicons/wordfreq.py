@@ -86,6 +86,11 @@ class WordFreq:
         got = self._groups[first] = dict(zip(words, freqs, strict=True))
         return got
 
+    def parse_all(self) -> None:
+        """Parse every group now (~0.2 s, ~55 MB): a server's first requests then parse none."""
+        for first in self._firsts:
+            self.group(first)
+
     def freq(self, word: str) -> int | None:
         """jieba's ``FREQ.get(word)``: the frequency, 0 for a prefix of a word, else None."""
         if not word:

@@ -252,3 +252,22 @@ def test_scan_needing_word_boundaries_does_not_import_jieba(tmp_path):
         assert [m for m in matches if '"远离"' in m] == []
         assert len([m for m in matches if '"冰毒"' in m]) == 1
     assert wordfreq.cache_path(tmp_path / "cache").exists()
+
+
+def test_gateway_warm_up_parses_the_whole_index_without_jieba(tmp_path):
+    """The gateway's start-up (``service.runtime.warm_up``) leaves no dictionary work for the
+    first requests, from the index cached beside the compiled lexicon."""
+    code = (
+        "import sys\n"
+        "from lexicons import load_lexicon, wordfreq\n"
+        "from service.runtime import warm_up\n"
+        f"load_lexicon(cache_dir={str(tmp_path)!r})\n"
+        "warm_up()\n"
+        "index = wordfreq.index()\n"
+        "print('jieba' in sys.modules, len(index._groups) == len(index._firsts))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.stdout.strip() == "False True", proc.stderr
+    assert wordfreq.cache_path(tmp_path).exists()
