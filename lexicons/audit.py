@@ -25,15 +25,15 @@ from __future__ import annotations
 import bisect
 import csv
 import functools
-import importlib.util
 import io
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .bulk import scan_pieces_with_text
 from .lexicon import Lexicon
+from .wordfreq import index, jieba_dict_path
+from .wordseg import cut
 
 __all__ = ["AuditReport", "TermFinding", "audit_lexicon", "common_words"]
 
@@ -157,19 +157,12 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _jieba_dict() -> Path:
-    spec = importlib.util.find_spec("jieba")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("jieba is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
-
-
 @functools.cache
 def common_words(min_freq: int = CONTAINING_WORD_FREQ) -> tuple[tuple[str, int], ...]:
     """``(word, frequency)`` of jieba's dictionary words with at least ``min_freq``, most
     frequent first."""
     words = []
-    with open(_jieba_dict(), encoding="utf-8") as fh:
+    with open(jieba_dict_path(), encoding="utf-8") as fh:
         for line in fh:
             parts = line.split()
             if len(parts) >= 2 and int(parts[1]) >= min_freq and len(parts[0]) >= 2:
@@ -178,14 +171,21 @@ def common_words(min_freq: int = CONTAINING_WORD_FREQ) -> tuple[tuple[str, int],
     return tuple(words)
 
 
-@functools.cache
-def _tokenizer():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    tok = jieba.Tokenizer()
-    tok.initialize()
-    return tok
+def _search_spans(tokens: list[str]) -> list[tuple[int, int]]:
+    """The spans of jieba's search-mode tokens (``Tokenizer.tokenize(mode="search")``): each
+    token, and before it the dictionary words of two and three characters inside it."""
+    freq = index().freq
+    spans = []
+    pos = 0
+    for word in tokens:
+        n = len(word)
+        if n > 2:
+            spans += [(pos + i, pos + i + 2) for i in range(n - 1) if freq(word[i : i + 2])]
+        if n > 3:
+            spans += [(pos + i, pos + i + 3) for i in range(n - 2) if freq(word[i : i + 3])]
+        spans.append((pos, pos + n))
+        pos += n
+    return spans
 
 
 def _segment(text: str, start: int, end: int) -> tuple[bool, str]:
@@ -194,12 +194,17 @@ def _segment(text: str, start: int, end: int) -> tuple[bool, str]:
     ws = max(0, start - CONTEXT_CHARS)
     window = text[ws : end + CONTEXT_CHARS]
     s, e = start - ws, end - ws
-    tok = _tokenizer()
-    covering = [(a, b) for _, a, b in tok.tokenize(window, HMM=False) if a < e and b > s]
+    tokens = cut(window)
+    spans = []
+    pos = 0
+    for token in tokens:
+        spans.append((pos, pos + len(token)))
+        pos += len(token)
+    covering = [(a, b) for a, b in spans if a < e and b > s]
     if not covering or (covering[0][0] >= s and covering[-1][1] <= e):
         return False, ""
     # search mode also yields the dictionary words inside long words (路口 in 十字路口)
-    words = [(a, b) for _, a, b in tok.tokenize(window, mode="search", HMM=False)]
+    words = _search_spans(tokens)
     left, right = s, e
     if covering[0][0] < s:
         left = min(((b - a, a) for a, b in words if a < s < b), default=(0, covering[0][0]))[1]

@@ -12,6 +12,7 @@ from .loader import compute_version, read_sources
 from .normalize import tables
 from .scanner import Match, StreamScanner, mask_text, scan_text
 from .taxonomy import Taxonomy
+from .wordfreq import use_cache_dir
 
 __all__ = ["Lexicon", "load_lexicon"]
 
@@ -95,8 +96,9 @@ def load_lexicon(
 
     ``dirs`` None or empty -> the bundled sample lexicon; several directories merge. With
     ``cache_dir`` the compiled form is cached on disk, keyed by the content version, so a restart
-    or another worker loads it instead of compiling. Opt-in folds (pinyin, homophones, split
-    characters, ...) and detectors are set in each directory's ``lexicon.toml``;
+    or another worker loads it instead of compiling, and so are the normalisation tables and the
+    index of jieba's dictionary for word boundaries (``wordfreq``). Opt-in folds (pinyin,
+    homophones, split characters, ...) and detectors are set in each directory's ``lexicon.toml``;
     ``pinyin_categories`` (the service's setting of that name) adds the ``pinyin`` and
     ``initials`` folds to those categories, as ``lexicon.toml`` would.
 
@@ -111,6 +113,7 @@ def load_lexicon(
     pinyin = tuple(sorted(set(pinyin_categories)))
     version = compute_version(paths, extra="pinyin=" + ",".join(pinyin))
     tables(cache_dir)  # build (or read) the normalisation tables now, not in the first scan
+    use_cache_dir(cache_dir)  # where the word-boundary index is cached (loaded on first use)
     if cache_dir is not None:
         cached = load_cached(Path(cache_dir), version)
         if cached is not None:
