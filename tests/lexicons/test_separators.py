@@ -76,14 +76,14 @@ RULES = [
     ("repeated punctuation", "苹！！果！！手！！机", "苹！！果！！手！！机", "中国！！美国"),
     ("full stops", "苹。。果。。手。。机", "苹。。果。。手。。机", "中国。。美国"),
     ("ascii comma + space", "苹, 果, 手, 机", "苹, 果, 手, 机", "中国, 美国"),
-    # R4c a writer who separates words with the span's separator (the same one stands between
-    # two words around the span) wrote a span that cuts one of those words as two words
+    # R8 a writer who separates words with the span's separator (the same one stands
+    # between two words around the span): a span from inside one written word to inside another
     ("words spaced by their writer", "君君 臣臣 父 子", "父 子", "君君 臣臣 父父 子子"),
     ("a whole written word", "出售 冰 毒 价格 优惠", "冰 毒", "出售 卖冰 毒给 他"),
     ("one end inside a written word", "卖 冰 毒给他", "冰 毒", "有 人 卖冰 毒给 他"),
     ("another separator is no evidence", "有人 在卖冰*毒给 他", "冰*毒", "君君*臣臣*父父*子子"),
     ("an invisible gap is no evidence", "有\u200b人卖冰 毒给他", "冰 毒", None),
-    # R4d mis-decoded text around the span (private-use characters, U+FFFD): no separator
+    # R9 mis-decoded text around the span (private-use characters, U+FFFD): no separator
     ("mis-decoded text", "卖冰┬毒", "冰┬毒", "俱冰┬毒\ue6a63\ue67e"),
     ("replacement character", "卖冰 毒，", "冰 毒", "\ufffd卖冰 毒，"),
     # R5 Latin terms: a visible gap only when every letter is separated, never punctuation
