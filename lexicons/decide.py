@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .compiled import Entry
 from .folds import REPEAT_RUN
-from .gaps import analyse_span, cuts_written_words, join_allowed, mis_decoded
+from .gaps import analyse_span, join_allowed, mis_decoded
 from .normalize import fold, normalize_term, tables
 from .wordseg import WINDOW, is_latin_alnum, log10_frequency, on_word_boundaries, tokens_between
 
@@ -80,14 +80,10 @@ def _written_on_boundaries(text: str, tb: int, total: int, os_: int, oe: int) ->
     return on_word_boundaries(window, os_ - ws, oe - ws, True, True)
 
 
-def _written_apart(entry: Entry, text: str, tb: int, total: int, os_: int, oe: int) -> bool:
-    """Whether the ``WINDOW`` characters around the span say its gaps are the writer's: the
-    writer separates words with them and the span cuts one (``君君 臣臣 父父 子子``), or the
-    text is mis-decoded (gaps.py)."""
+def _mis_decoded_around(text: str, tb: int, total: int, os_: int, oe: int) -> bool:
+    """:func:`gaps.mis_decoded` of the ``WINDOW`` characters each side of the span."""
     before = text[max(0, os_ - WINDOW) - tb : os_ - tb]
-    after = text[oe - tb : min(total, oe + WINDOW) - tb]
-    span = text[os_ - tb : oe - tb]
-    return mis_decoded(before, after) or cuts_written_words(before, span, after, entry.own_gaps)
+    return mis_decoded(before, text[oe - tb : min(total, oe + WINDOW) - tb])
 
 
 #: A homophone spelling whose characters are, on average, more frequent than this (log10 of
@@ -150,8 +146,8 @@ def decide(
     def written_on_boundaries() -> bool:
         return _written_on_boundaries(text, tb, total, os_, oe)
 
-    def written_apart() -> bool:
-        return _written_apart(entry, text, tb, total, os_, oe)
+    def mis_decoded_around() -> bool:
+        return _mis_decoded_around(text, tb, total, os_, oe)
 
     if variant in PHONETIC:
         compact = normalize_term(span)
@@ -186,7 +182,7 @@ def decide(
     if noisy:
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)
         allowed = join_allowed(
-            gaps, entry.latin, joined_reads_as_words, written_on_boundaries, written_apart
+            gaps, entry.latin, joined_reads_as_words, written_on_boundaries, mis_decoded_around
         )
         if not allowed:
             return None

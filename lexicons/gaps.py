@@ -18,10 +18,6 @@ from the evidence in the text:
 - **jieba word boundaries** around the joined span: a span that starts inside a word of the
   surrounding text (``很开心 明天`` for ``心明天``) or ends inside one was put together from
   two words;
-- **words the writer separates**: when the span's separator also stands between two word
-  characters around the span (``君君 臣臣 父父 子子``), the writer separates words with it,
-  and a span that starts inside one of those written words and ends inside another
-  (``父 子``) joins two of them;
 - **mis-decoded text** around the span: private-use characters or U+FFFD (text decoded with
   the wrong character set, ``俱丁┬丁\ue6a6``): its symbols are not a writer's separators.
 
@@ -44,7 +40,6 @@ __all__ = [
     "ZEROS",
     "Gaps",
     "analyse_span",
-    "cuts_written_words",
     "join_allowed",
     "mis_decoded",
 ]
@@ -181,44 +176,6 @@ def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
     return Gaps(kept, visible, punct, empty, too_big, own, dots, digit)
 
 
-def _visible(run: str) -> frozenset[str]:
-    return frozenset(ch for ch in run if _char_class(ch) not in (_INVISIBLE, _ZWJ))
-
-
-def cuts_written_words(before: str, span: str, after: str, own_gaps: int = 0) -> bool:
-    """Whether the writer separates words with the separators of ``span`` and the span cuts
-    one of those words: a noise run of ``before`` or ``after`` (the text around the span)
-    that stands between two word characters holds the same visible characters as a gap of the
-    span (``君君 臣臣 父父 子子``: a space between words), and the span starts right after a
-    word character and ends right before one (``父 子`` starts inside 父父, ends inside 子子).
-    Gaps of invisible characters only, and the term's own gaps (``own_gaps``, as in
-    :func:`analyse_span`), are no evidence."""
-    text = before + span + after
-    folded = fold(text)
-    b, e = len(before), len(before) + len(span)
-    starts_inside = b > 0 and folded[b - 1] != "\x00"
-    ends_inside = e < len(folded) and folded[e] != "\x00"
-    if not (starts_inside and ends_inside):
-        return False
-    separators = set()
-    noise_before = 0
-    for m in _NOISE_RUN.finditer(folded, b, e):
-        s, t = m.span()
-        j = s - b - noise_before - 1  # the gap between term characters j and j + 1
-        noise_before += t - s
-        if not own_gaps >> j & 1:
-            separators.add(_visible(text[s:t]))
-    separators.discard(frozenset())
-    if not separators:
-        return False
-    for m in _NOISE_RUN.finditer(folded):
-        s, t = m.span()
-        between_words = (0 < s and t <= b) or (e <= s and t < len(folded))
-        if between_words and _visible(text[s:t]) in separators:
-            return True
-    return False
-
-
 def mis_decoded(before: str, after: str) -> bool:
     """Whether the text around a span holds a private-use character or U+FFFD, the marks of
     text decoded with the wrong character set (or of characters the writer's system could not
@@ -230,14 +187,14 @@ def mis_decoded(before: str, after: str) -> bool:
 
 
 def join_allowed(
-    gaps: Gaps, latin: bool, on_boundaries, as_written=None, written_apart=None
+    gaps: Gaps, latin: bool, on_boundaries, as_written=None, mis_decoded_around=None
 ) -> bool:
     """Whether a hit with these gaps is a match. ``latin``: the term is made of Latin letters
     and digits; ``on_boundaries()``: whether the span, read without its noise, starts and ends
     on word boundaries of the surrounding text; ``as_written()``: the same with the noise kept
-    (each gap a break between words); ``written_apart()``: whether the text around the span
-    says its gaps are the writer's (:func:`cuts_written_words`, :func:`mis_decoded`). They
-    are called only when the rules need them (the first two run jieba)."""
+    (each gap a break between words); ``mis_decoded_around()``: :func:`mis_decoded` of the
+    text around the span. They are called only when the rules need them (the first two run
+    jieba)."""
     if gaps.too_big or gaps.digit:
         return False
     if not gaps.visible:
@@ -250,7 +207,7 @@ def join_allowed(
         return consistent and on_boundaries()
     if consistent:
         return True
-    if written_apart is not None and written_apart():
+    if mis_decoded_around is not None and mis_decoded_around():
         return False
     if not on_boundaries():
         return False

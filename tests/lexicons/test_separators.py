@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lexicons.gaps import MAX_UNITS, analyse_span, cuts_written_words, mis_decoded
+from lexicons.gaps import MAX_UNITS, analyse_span, mis_decoded
 
 from .helpers import lexicon_from, stream_all
 
@@ -24,7 +24,7 @@ def lex(tmp_path_factory):
         root,
         {
             "custom.txt": "冰毒\n苹果手机\n国美\n心明天\nbanana\nab\nonline casino\n"
-            "远离\n点亮\n本钱\n二三年\n八五\n父子\n",
+            "远离\n点亮\n本钱\n二三年\n八五\n裤带\n",
         },
     )
 
@@ -76,14 +76,11 @@ RULES = [
     ("repeated punctuation", "苹！！果！！手！！机", "苹！！果！！手！！机", "中国！！美国"),
     ("full stops", "苹。。果。。手。。机", "苹。。果。。手。。机", "中国。。美国"),
     ("ascii comma + space", "苹, 果, 手, 机", "苹, 果, 手, 机", "中国, 美国"),
-    # R8 a writer who separates words with the span's separator (the same one stands
-    # between two words around the span): a span from inside one written word to inside another
-    ("words spaced by their writer", "君君 臣臣 父 子", "父 子", "君君 臣臣 父父 子子"),
-    ("a whole written word", "出售 冰 毒 价格 优惠", "冰 毒", "出售 卖冰 毒给 他"),
-    ("one end inside a written word", "卖 冰 毒给他", "冰 毒", "有 人 卖冰 毒给 他"),
-    ("another separator is no evidence", "有人 在卖冰*毒给 他", "冰*毒", "君君*臣臣*父父*子子"),
-    ("an invisible gap is no evidence", "有\u200b人卖冰 毒给他", "冰 毒", None),
-    # R9 mis-decoded text around the span (private-use characters, U+FFFD): no separator
+    # separators through a whole message: no evidence that the writer separates words (a rule
+    # "the same separator between two words around the span" dropped ~9% of these)
+    ("separators through the message", "看到裤 带了 吗？", "裤 带", None),
+    ("symbols through the message", "关*于卖冰*毒的消*息", "冰*毒", None),
+    # R8 mis-decoded text around the span (private-use characters, U+FFFD): no separator
     ("mis-decoded text", "卖冰┬毒", "冰┬毒", "俱冰┬毒\ue6a63\ue67e"),
     ("replacement character", "卖冰 毒，", "冰 毒", "\ufffd卖冰 毒，"),
     # R5 Latin terms: a visible gap only when every letter is separated, never punctuation
@@ -114,16 +111,9 @@ def test_gap_evidence():
 
 
 def test_context_evidence():
-    assert cuts_written_words("臣臣 父", "父 子", "子")
-    assert cuts_written_words("卖 买", "冰 毒", "给")  # the other space before the span
-    assert not cuts_written_words("臣臣 ", "父 子", "子")  # starts at a written word
-    assert not cuts_written_words("臣臣 父", "父 子", " 君")  # ends at a written word
-    assert not cuts_written_words("卖", "冰 毒", "给他")  # no other space: no evidence
-    assert not cuts_written_words("卖\u200b买", "冰 毒", "给")  # an invisible gap is none
-    assert not cuts_written_words("卖*买", "冰 毒", "给")  # another separator is none
-    assert not cuts_written_words("玩 ", "online casino", " 游戏", own_gaps=1 << 5)
     assert mis_decoded("俱", "\ue6a63") and mis_decoded("\ufffd", "")
-    assert mis_decoded("", "\U000f0001") and not mis_decoded("卖", "，快举报🫠")
+    assert mis_decoded("", "\U000f0001") and mis_decoded("\U0010fffd", "")
+    assert not mis_decoded("卖", "，快举报🫠") and not mis_decoded("\uf900", "\U000e0041")
 
 
 def test_rules_stream_the_same(lex):
@@ -260,28 +250,35 @@ def test_clause_punctuation_between_two_words_never_joins_them(tmp_path_factory,
         assert inside_first or inside_second, (text, m)
 
 
-# -- property: words their writer separates with one separator are not joined across it ------
+# -- property: in mis-decoded text a visible gap never joins; the term as written still matches
 
-WORD_SEPARATORS = [" ", "\u3000", "*", "/", "·", "_", "~", "-", "."]
+MIS_DECODED = ["\ue6a6", "\uf8ff", "\ufffd", "\U000f0041"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    picks=st.lists(st.integers(min_value=0, max_value=2999), min_size=3, max_size=5),
-    sep=st.sampled_from(WORD_SEPARATORS),
+    term=st.sampled_from([t for t in TERMS if not t.isascii()]),
+    where=st.integers(min_value=1),
+    run=noise_run.filter(lambda r: any(ch not in INVISIBLE for ch in r)),
+    mark=st.sampled_from(MIS_DECODED),
+    distance=st.integers(min_value=0, max_value=7),
+    after=st.booleans(),
 )
-def test_words_separated_by_their_writer_are_not_joined(tmp_path_factory, picks, sep):
-    """``w1 w2 w3``: no match starts inside one word and ends inside another."""
-    lex = _word_lexicon(str(tmp_path_factory.getbasetemp() / "words"))
-    words = [_dictionary_words()[i] for i in picks]
-    text = sep.join(words)
-    bounds, pos = [], 0
-    for w in words:
-        bounds.append((pos, pos + len(w)))
-        pos += len(w) + len(sep)
-    starts, ends = {s for s, _ in bounds}, {e for _, e in bounds}
-    for m in lex.scan(text):
-        inside_one = any(s <= m.start and m.end <= e for s, e in bounds)
-        assert inside_one or m.start in starts or m.end in ends, (text, m)
-    _, streamed = stream_all(lex, [text[: len(text) // 2], text[len(text) // 2 :]])
-    assert streamed == lex.scan(text)
+def test_mis_decoded_text_never_joins_across_a_visible_gap(
+    tmp_path_factory, term, where, run, mark, distance, after
+):
+    lex = _noise_lexicon(str(tmp_path_factory.getbasetemp() / "noise"))
+    cut = 1 + where % (len(term) - 1)
+    filler = "俱祑砰砞琁" * 2
+    for spelled, expected in ((term[:cut] + run + term[cut:], False), (term, True)):
+        if after:
+            text = "，" + spelled + filler[:distance] + mark
+        else:
+            text = mark + filler[:distance] + spelled + "，"
+        start = text.index(spelled[0])
+        hits = [m for m in lex.scan(text) if m.term == term]
+        assert bool(hits) == expected, text
+        if expected:
+            assert (hits[0].start, hits[0].end) == (start, start + len(spelled))
+        _, streamed = stream_all(lex, [text[: len(text) // 2], text[len(text) // 2 :]])
+        assert streamed == lex.scan(text)
