@@ -5,7 +5,10 @@ For every term and family one spelling is generated (random choices with a fixed
 one of a few carrier sentences, and scanned; it is *recalled* when the scan reports that term
 with exactly the span of the spelling. The default families run on a lexicon with no opt-in
 fold; the opt-in families (pinyin, initials, mixed, homophone, split, repeat) on the same
-terms with every fold on (``lexicon.toml``: ``"*" = [...]``). Goals (issue 12): >= 99% on every
+terms with every fold on (``lexicon.toml``: ``"*" = [...]``). One default family also spells
+the carrier: the separator inside the term is sprinkled at random between the other characters
+of the message too (an evader's noise through the whole text, which rules reading the context
+around a hit must not take for a writer's word separation). Goals (issue 12): >= 99% on every
 default family, >= 90% on every opt-in family.
 
     python -m benchmarks.quality_recall [--terms 1000] [--no-write]
@@ -37,6 +40,10 @@ SEQUENCES = [
     "#\ufe0f\u20e3",
 ]
 PUNCT = ["。", "，", "、", "；", "！", "\n", "…"]
+SPRINKLED = [" ", "*", ".", "·", "_", "~", "/"]
+#: Probability of a sprinkled separator between two neighbouring characters of the message.
+SPRINKLE_P = 0.2
+_CLAUSE = frozenset("，。？！“”：、；")
 
 Spelling = Callable[[str, random.Random], "str | None"]
 
@@ -61,6 +68,34 @@ def _mixed_run(rnd: random.Random) -> str:
     while ". " in run and " . " not in run:
         run = run.replace(". ", " .", 1)
     return run
+
+
+def _sprinkle(part: str, sep: str, rnd: random.Random) -> str:
+    """``part`` with ``sep`` between neighbouring characters at random (not next to clause
+    punctuation)."""
+    out = []
+    for i, ch in enumerate(part):
+        if i and ch not in _CLAUSE and part[i - 1] not in _CLAUSE and rnd.random() < SPRINKLE_P:
+            out.append(sep)
+        out.append(ch)
+    return "".join(out)
+
+
+def _sprinkled_message(
+    carrier: str, term: str, spelling: str, rnd: random.Random
+) -> tuple[str, int]:
+    """The carrier with the separator of ``spelling`` (one gap of ``term``) sprinkled through
+    the rest of the message too, also next to the term; (text, start of the spelling)."""
+    i = next(k for k, (a, b) in enumerate(zip(term, spelling, strict=False)) if a != b)
+    sep = spelling[i : i + len(spelling) - len(term)]
+    before, after = carrier.split("{}")
+    before = _sprinkle(before + "\x00", sep, rnd)[:-1]  # \x00 stands for the term's edge
+    after = _sprinkle("\x00" + after, sep, rnd)[1:]
+    return before + spelling + after, len(before)
+
+
+def _in_carrier(carrier: str, term: str, spelling: str, rnd: random.Random) -> tuple[str, int]:
+    return carrier.format(spelling), carrier.index("{}")
 
 
 def _sequence_run(rnd: random.Random) -> str:
@@ -191,7 +226,10 @@ DEFAULT: dict[str, Spelling] = {
         _every(t, lambda: r.choice(PUNCT)) if len(t) >= 3 else None
     ),
     "traditional characters": _traditional,
+    "separators sprinkled through the message": lambda t, r: _gap(t, r, r.choice(SPRINKLED)),
 }
+#: How a family's spelling is put in its carrier sentence (default: as it is).
+PLACE = {"separators sprinkled through the message": _sprinkled_message}
 OPT_IN: dict[str, tuple[str, Spelling]] = {
     "pinyin, toneless": ("pinyin", lambda t, r: "".join(_readings(t))),
     "pinyin, spaced": ("pinyin", lambda t, r: " ".join(_readings(t))),
@@ -226,7 +264,9 @@ def _lexicon(terms: list[str], folds: bool):
     return load_lexicon([d])
 
 
-def measure(lex, terms: list[str], spell: Spelling, seed: int) -> tuple[int, int, list[str]]:
+def measure(
+    lex, terms: list[str], spell: Spelling, seed: int, place=_in_carrier
+) -> tuple[int, int, list[str]]:
     """(samples, recalled, a few misses) of one family."""
     rnd = random.Random(seed)
     n = hit = 0
@@ -236,8 +276,7 @@ def measure(lex, terms: list[str], spell: Spelling, seed: int) -> tuple[int, int
         if not spelling or spelling == term:
             continue
         carrier = rnd.choice(CARRIERS)
-        text = carrier.format(spelling)
-        start = carrier.index("{}")
+        text, start = place(carrier, term, spelling, rnd)
         n += 1
         if any(
             m.term == term and m.start == start and m.end == start + len(spelling)
@@ -255,7 +294,7 @@ def run(n_terms: int) -> tuple[str, list[dict]]:
     folded = _lexicon(terms, folds=True)
     rows = []
     for i, (family, spell) in enumerate(DEFAULT.items()):
-        n, hit, misses = measure(plain, terms, spell, SEED + i)
+        n, hit, misses = measure(plain, terms, spell, SEED + i, PLACE.get(family, _in_carrier))
         rows.append({"family": family, "fold": "default", "n": n, "hit": hit, "misses": misses})
     for i, (family, (fold, spell)) in enumerate(OPT_IN.items()):
         n, hit, misses = measure(folded, terms, spell, SEED + 100 + i)

@@ -1,0 +1,20 @@
+"""The precision benchmark's classification of false hits (no corpus needed)."""
+
+from __future__ import annotations
+
+from benchmarks.quality_precision import classify
+from tests.lexicons.helpers import lexicon_from
+
+
+def test_false_hits_are_classified_and_shown_in_context(tmp_path):
+    lex = lexicon_from(tmp_path, {"custom.txt": "出版社\n一二九\n港澳台\n"})
+    text = "编著出 版 社：化学工业出版社。纪念“一二·九”长跑，有关港、澳、台的条目"
+    true, false, shown, detected = classify(lex.scan(text), text, context=2)
+    assert true == 1  # 出版社 where it is written
+    assert false == {"spaced-out term": 2, "words joined": 1}
+    assert shown == [
+        "spaced-out term: 出版社 in `编著⟦出 版 社⟧：化`",
+        "words joined: 一二九 in `念“⟦一二·九⟧”长`",
+        "spaced-out term: 港澳台 in `有关⟦港、澳、台⟧的条`",
+    ]
+    assert detected == 0
