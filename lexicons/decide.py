@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .compiled import Entry
 from .folds import REPEAT_RUN
-from .gaps import analyse_span, join_allowed, mis_decoded
+from .gaps import analyse_span, join_allowed
 from .normalize import fold, normalize_term, tables
 from .wordseg import WINDOW, is_latin_alnum, log10_frequency, on_word_boundaries, tokens_between
 
@@ -80,12 +80,6 @@ def _written_on_boundaries(text: str, tb: int, total: int, os_: int, oe: int) ->
     return on_word_boundaries(window, os_ - ws, oe - ws, True, True)
 
 
-def _mis_decoded_around(text: str, tb: int, total: int, os_: int, oe: int) -> bool:
-    """:func:`gaps.mis_decoded` of the ``WINDOW`` characters each side of the span."""
-    before = text[max(0, os_ - WINDOW) - tb : os_ - tb]
-    return mis_decoded(before, text[oe - tb : min(total, oe + WINDOW) - tb])
-
-
 #: A homophone spelling whose characters are, on average, more frequent than this (log10 of
 #: jieba's unigram probability per character) reads as ordinary text (这是, 的是 for 着实, 得失).
 HOMOPHONE_MAX_LOG10_FREQ = -3.2
@@ -146,9 +140,6 @@ def decide(
     def written_on_boundaries() -> bool:
         return _written_on_boundaries(text, tb, total, os_, oe)
 
-    def mis_decoded_around() -> bool:
-        return _mis_decoded_around(text, tb, total, os_, oe)
-
     if variant in PHONETIC:
         compact = normalize_term(span)
         latin = sum(1 for ch in compact if "a" <= ch <= "z")
@@ -181,10 +172,7 @@ def decide(
         noisy = True
     if noisy:
         gaps = analyse_span(span, entry.own_gaps, entry.repeat)
-        allowed = join_allowed(
-            gaps, entry.latin, joined_reads_as_words, written_on_boundaries, mis_decoded_around
-        )
-        if not allowed:
+        if not join_allowed(gaps, entry.latin, joined_reads_as_words, written_on_boundaries):
             return None
         if entry.repeat and not variant and analyse_span(span, entry.own_gaps).too_big:
             variant = "repeat"  # joined only because a repeated symbol counts once

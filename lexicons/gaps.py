@@ -17,9 +17,7 @@ from the evidence in the text:
   separated, over at least two gaps (``苹。果，手、机``, ``b.a.n.a.n.a``);
 - **jieba word boundaries** around the joined span: a span that starts inside a word of the
   surrounding text (``很开心 明天`` for ``心明天``) or ends inside one was put together from
-  two words;
-- **mis-decoded text** around the span: private-use characters or U+FFFD (text decoded with
-  the wrong character set, ``俱丁┬丁\ue6a6``): its symbols are not a writer's separators.
+  two words.
 
 See docs/lexicons.md ("Separators and punctuation") for the rules with examples of both sides.
 """
@@ -41,7 +39,6 @@ __all__ = [
     "Gaps",
     "analyse_span",
     "join_allowed",
-    "mis_decoded",
 ]
 
 #: Visible units a gap may hold (a space, an emoji sequence, a symbol: one unit each).
@@ -176,25 +173,12 @@ def analyse_span(span: str, own_gaps: int = 0, repeat: bool = False) -> Gaps:
     return Gaps(kept, visible, punct, empty, too_big, own, dots, digit)
 
 
-def mis_decoded(before: str, after: str) -> bool:
-    """Whether the text around a span holds a private-use character or U+FFFD, the marks of
-    text decoded with the wrong character set (or of characters the writer's system could not
-    encode). An evader gains nothing from this: a private-use character between two term
-    characters is not noise, so it already keeps them apart."""
-    return any(
-        ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff" or ord(ch) >= 0xF0000 for ch in before + after
-    )
-
-
-def join_allowed(
-    gaps: Gaps, latin: bool, on_boundaries, as_written=None, mis_decoded_around=None
-) -> bool:
+def join_allowed(gaps: Gaps, latin: bool, on_boundaries, as_written=None) -> bool:
     """Whether a hit with these gaps is a match. ``latin``: the term is made of Latin letters
     and digits; ``on_boundaries()``: whether the span, read without its noise, starts and ends
     on word boundaries of the surrounding text; ``as_written()``: the same with the noise kept
-    (each gap a break between words); ``mis_decoded_around()``: :func:`mis_decoded` of the
-    text around the span. They are called only when the rules need them (the first two run
-    jieba)."""
+    (each gap a break between words). Both are called only when the rules need them (they
+    run jieba)."""
     if gaps.too_big or gaps.digit:
         return False
     if not gaps.visible:
@@ -207,8 +191,6 @@ def join_allowed(
         return consistent and on_boundaries()
     if consistent:
         return True
-    if mis_decoded_around is not None and mis_decoded_around():
-        return False
     if not on_boundaries():
         return False
     # a lone dot may be the writer's full stop or a name's separator: the pieces it separates

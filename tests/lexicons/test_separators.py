@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lexicons.gaps import MAX_UNITS, analyse_span, mis_decoded
+from lexicons.gaps import MAX_UNITS, analyse_span
 
 from .helpers import lexicon_from, stream_all
 
@@ -80,9 +80,9 @@ RULES = [
     # "the same separator between two words around the span" dropped ~9% of these)
     ("separators through the message", "看到裤 带了 吗？", "裤 带", None),
     ("symbols through the message", "关*于卖冰*毒的消*息", "冰*毒", None),
-    # R8 mis-decoded text around the span (private-use characters, U+FFFD): no separator
-    ("mis-decoded text", "卖冰┬毒", "冰┬毒", "俱冰┬毒\ue6a63\ue67e"),
-    ("replacement character", "卖冰 毒，", "冰 毒", "\ufffd卖冰 毒，"),
+    # a private-use character or U+FFFD near the span does not stop a join (an evader could
+    # put one there); the rule was tried and rejected (docs/lexicons.md)
+    ("replacement character nearby", "\ufffd卖冰 毒\ue000，", "冰 毒", None),
     # R5 Latin terms: a visible gap only when every letter is separated, never punctuation
     ("latin dotted", "b.a.n.a.n.a", "b.a.n.a.n.a", "ban.ana"),
     ("latin spaced", "b a n a n a", "b a n a n a", "a, b"),
@@ -108,12 +108,6 @@ def test_gap_evidence():
     assert analyse_span("冰 . 毒").dots == 0
     assert analyse_span("二○○三").digit and analyse_span("二○○○年").digit
     assert not analyse_span("冰○毒").digit and not analyse_span("二○*三").digit
-
-
-def test_context_evidence():
-    assert mis_decoded("俱", "\ue6a63") and mis_decoded("\ufffd", "")
-    assert mis_decoded("", "\U000f0001") and mis_decoded("\U0010fffd", "")
-    assert not mis_decoded("卖", "，快举报🫠") and not mis_decoded("\uf900", "\U000e0041")
 
 
 def test_rules_stream_the_same(lex):
@@ -248,37 +242,3 @@ def test_clause_punctuation_between_two_words_never_joins_them(tmp_path_factory,
         inside_first = m.end <= len(w1)
         inside_second = m.start >= len(w1) + len(punct)
         assert inside_first or inside_second, (text, m)
-
-
-# -- property: in mis-decoded text a visible gap never joins; the term as written still matches
-
-MIS_DECODED = ["\ue6a6", "\uf8ff", "\ufffd", "\U000f0041"]
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    term=st.sampled_from([t for t in TERMS if not t.isascii()]),
-    where=st.integers(min_value=1),
-    run=noise_run.filter(lambda r: any(ch not in INVISIBLE for ch in r)),
-    mark=st.sampled_from(MIS_DECODED),
-    distance=st.integers(min_value=0, max_value=7),
-    after=st.booleans(),
-)
-def test_mis_decoded_text_never_joins_across_a_visible_gap(
-    tmp_path_factory, term, where, run, mark, distance, after
-):
-    lex = _noise_lexicon(str(tmp_path_factory.getbasetemp() / "noise"))
-    cut = 1 + where % (len(term) - 1)
-    filler = "俱祑砰砞琁" * 2
-    for spelled, expected in ((term[:cut] + run + term[cut:], False), (term, True)):
-        if after:
-            text = "，" + spelled + filler[:distance] + mark
-        else:
-            text = mark + filler[:distance] + spelled + "，"
-        start = text.index(spelled[0])
-        hits = [m for m in lex.scan(text) if m.term == term]
-        assert bool(hits) == expected, text
-        if expected:
-            assert (hits[0].start, hits[0].end) == (start, start + len(spelled))
-        _, streamed = stream_all(lex, [text[: len(text) // 2], text[len(text) // 2 :]])
-        assert streamed == lex.scan(text)
