@@ -251,24 +251,27 @@ class ManifestStore:
 
     def versions(self) -> list[VersionInfo]:
         """Every recorded version, most recently loaded first."""
-        out = []
+        found: list[tuple[float, VersionInfo]] = []
         for meta_path in self.root.glob("*.meta.json"):
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 mtime = meta_path.stat().st_mtime
             except (OSError, ValueError):
                 continue
-            out.append(
-                VersionInfo(
-                    version=meta["version"],
-                    first_loaded=meta["created_at"],
-                    last_loaded=_iso(mtime),
-                    term_count=int(meta["term_count"]),
-                    sources=list(meta["sources"]),
+            found.append(
+                (
+                    mtime,  # not last_loaded: two loads within one second must keep their order
+                    VersionInfo(
+                        version=meta["version"],
+                        first_loaded=meta["created_at"],
+                        last_loaded=_iso(mtime),
+                        term_count=int(meta["term_count"]),
+                        sources=list(meta["sources"]),
+                    ),
                 )
             )
-        out.sort(key=lambda v: (v.last_loaded, v.first_loaded), reverse=True)
-        return out
+        found.sort(key=lambda f: (f[0], f[1].first_loaded), reverse=True)
+        return [info for _, info in found]
 
 
 @dataclass(slots=True)

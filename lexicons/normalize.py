@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Bump when the tables or the compact-view rules change: it is part of every lexicon version.
-NORMALIZER_VERSION = "norm-2"
+NORMALIZER_VERSION = "norm-3"
 #: Longest run of noise code points the compact view joins across (the per-hit rules of
 #: ``gaps.py`` then bound what a run may hold: visible units, punctuation, context).
 MAX_RUN = 32
@@ -101,6 +101,7 @@ _CONFUSABLES = {
 _PAREN_LETTERS = {0x249C + i: ord("a") + i for i in range(26)}
 # Astral ranges whose noise/fold matters: SMP (math alphanumerics, emoji), tags, selectors.
 _SCAN_RANGES = ((0, 0x20000), (0xE0000, 0xE0200))
+_PRIVATE_USE = ((0xE000, 0xF900), (0xF0000, 0x110000))
 
 
 def _strip_accent(ch: str) -> str:
@@ -206,6 +207,10 @@ def _build_tables() -> Tables:
     for cp in np.flatnonzero(cls == 0):
         if int(fold[cp]) in ts:
             fold[cp] = ts[int(fold[cp])]
+    # private-use characters (vendor glyphs such as U+F8FF, the logo on Apple devices) are
+    # symbols to a reader: noise, like emoji, so 冰\ue000毒 is found
+    for lo, hi in _PRIVATE_USE:
+        cls[lo:hi] = NOISE
     cls[BARRIER] = NOISE  # a control character (Cc), like NUL, which marks noise in str views
     fold[cls != KEEP] = 0
     for arr in (fold, cls):

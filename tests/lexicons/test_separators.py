@@ -38,6 +38,9 @@ RULES = [
     # R1 invisible characters join always
     ("invisible", "卖冰\u200b毒", "冰\u200b毒", None),
     ("invisible mix", "卖冰\u200d\ufeff\u00ad\ufe0f毒", "冰\u200d\ufeff\u00ad\ufe0f毒", None),
+    # private-use characters are symbols (vendor glyphs: U+F8FF, plane 15)
+    ("private-use glyph", "卖冰\uf8ff毒", "冰\uf8ff毒", None),
+    ("private-use plane 15", "卖冰\U000f0041毒", "冰\U000f0041毒", None),
     # R2 a gap holds at most MAX_UNITS visible units; an emoji sequence is one unit
     (
         "emoji zwj family",
