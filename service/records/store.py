@@ -617,7 +617,7 @@ def _append_sqlite(
     moved = _move_heads(conn, {k: (heads[k], new) for k, (_rows, new) in linked.items()})
     if moved != len(linked):  # a head moved under us: relink from the stored heads
         stored = _stored_heads(conn, list(linked))
-        for kind, (rows, new) in list(linked.items()):
+        for kind, (_rows, new) in list(linked.items()):
             if stored[kind] != new:  # not moved by the compare-and-set above
                 linked[kind] = _link(kind, stored[kind], batches[kind])
         _move_heads(conn, {k: (stored[k], new) for k, (_rows, new) in linked.items()})
