@@ -328,7 +328,10 @@ class SqliteBackend(Backend):
                 raise
             conn.execute("COMMIT")
             if on_commit is not None:
-                on_commit(out)
+                try:
+                    on_commit(out)
+                except Exception:  # committed all the same: the caller must not think otherwise
+                    log.exception("records: after-commit callback failed")
             return out
 
         async with self._lock:

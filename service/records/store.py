@@ -157,11 +157,19 @@ class Store:
 
     # --- append ------------------------------------------------------------------------
 
-    async def append(self, items: Sequence[tuple[Any, ...]], *, dedupe: bool = False) -> int:
+    async def append(
+        self,
+        items: Sequence[tuple[Any, ...]],
+        *,
+        dedupe: bool = False,
+        on_commit: Callable[[], Any] | None = None,
+    ) -> int:
         """Append ``(kind, body[, fields])`` records, each kind to its own chain, in one transaction.
 
         ``dedupe`` skips bodies whose ``rid`` is already stored (spool replay after a crash).
-        Returns the number of records written.
+        ``on_commit()`` is called as soon as the transaction is committed: in the SQLite
+        thread (so it must be thread-safe; called even when the caller has stopped waiting),
+        or on the event loop for PostgreSQL. Returns the number of records written.
         """
         by_kind = _by_kind(items)
         if not by_kind:
@@ -172,7 +180,7 @@ class Store:
                 lambda conn: _append_sqlite(conn, by_kind, dedupe, heads),
                 # in the SQLite thread, before its next job: a transaction that failed leaves
                 # the guess stale, which the next append's compare-and-set detects
-                on_commit=lambda out: heads.update(out[1]),
+                on_commit=lambda out: _committed(heads, out[1], on_commit),
             )
             return int(written)
         written = 0
@@ -205,6 +213,8 @@ class Store:
                     [h for _, h in moved],
                 )
                 written = len(out)
+        if on_commit is not None:
+            on_commit()
         return written
 
     async def _unseen(self, tx: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -624,6 +634,14 @@ def _append_sqlite(
     rows = [row for kind in kinds if kind in linked for row in linked[kind][0]]
     _insert_rows(conn, rows)
     return len(rows), {k: new for k, (_rows, new) in linked.items()}
+
+
+def _committed(
+    heads: dict[str, str], moved: dict[str, str], then: Callable[[], Any] | None
+) -> None:
+    heads.update(moved)
+    if then is not None:
+        then()
 
 
 def _stored_heads(conn: sqlite3.Connection, kinds: Sequence[str]) -> dict[str, str]:

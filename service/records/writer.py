@@ -244,7 +244,7 @@ class Writer:
             while self._queue:
                 groups = self._take()
                 batch = [item for g in groups for item in g.items]
-                where = await self._write(batch) if batch else "db"
+                where = await self._write(batch, groups) if batch else "db"
                 for g in groups:
                     if g.done is not None:
                         self._waiters -= 1
@@ -284,11 +284,16 @@ class Writer:
         if not self.degraded and self._spool_pending and self._replay_task is None:
             self._replay_task = asyncio.create_task(self._replay(), name="records-replay")
 
-    async def _write(self, batch: list[Item]) -> str | None:
-        """Make ``batch`` durable: "db", else "spool"; None when both failed."""
+    async def _write(self, batch: list[Item], groups: Sequence[_Group] = ()) -> str | None:
+        """Make ``batch`` durable: "db", else "spool"; None when both failed.
+
+        The waiters of ``groups`` are released by the commit itself (a callback the committing
+        thread hands to the loop), one loop iteration before this coroutine resumes.
+        """
         if not self.degraded and not self._spool_pending:
+            loop = asyncio.get_running_loop()
             try:
-                await self._commit(batch)
+                await self._commit(batch, lambda: loop.call_soon_threadsafe(_release, groups))
             except Exception as exc:
                 self._degrade(exc)
             else:
@@ -297,10 +302,10 @@ class Writer:
                 return "db"
         return "spool" if await self._to_spool(batch) else None
 
-    async def _commit(self, batch: list[Item]) -> None:
+    async def _commit(self, batch: list[Item], on_commit: Callable[[], Any] | None = None) -> None:
         try:
             async with asyncio.timeout(self.settings.commit_timeout_s):
-                await self.store.append(batch)
+                await self.store.append(batch, on_commit=on_commit)
         except TimeoutError:
             # the commit may still happen: the spool copy is then skipped on replay (same rid)
             raise TimeoutError(
@@ -442,6 +447,13 @@ class Writer:
     async def _after_done(self) -> None:
         while self._after_task is not None and not self._after_task.done():
             await asyncio.gather(self._after_task, return_exceptions=True)
+
+
+def _release(groups: Sequence[_Group]) -> None:
+    """Answer the waiters of committed ``groups`` (on the loop; the writer counts them)."""
+    for g in groups:
+        if g.done is not None and not g.done.done():
+            g.done.set_result(True)
 
 
 def _item(obj: Any) -> Item:
