@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from service.errors import RecordsUnavailable
@@ -52,7 +52,7 @@ class _Group:
 
     events: list[Any]
     done: asyncio.Future[bool] | None = None  # sync mode: resolved once durable (or lost)
-    items: list[Item] = field(default_factory=list)
+    items: list[Item] | None = None  # serialised: by the caller (sync mode) or by ``_take``
 
 
 class Writer:
@@ -131,7 +131,9 @@ class Writer:
             for event in valid:
                 self.submit(event)
             return
-        group = _Group(valid, asyncio.get_running_loop().create_future())
+        # serialised here, on the caller's time: the writer's cycle (which every waiter of the
+        # next commit waits for) only links and commits
+        group = _Group(valid, asyncio.get_running_loop().create_future(), self._serialise(valid))
         self._put(group)
         self._waiters += 1
         if self.running():
@@ -243,7 +245,7 @@ class Writer:
             await self._check(retry_now=retry_now)
             while self._queue:
                 groups = self._take()
-                batch = [item for g in groups for item in g.items]
+                batch = [item for g in groups for item in g.items or ()]
                 where = await self._write(batch, groups) if batch else "db"
                 for g in groups:
                     if g.done is not None:
@@ -408,14 +410,20 @@ class Writer:
             group = self._queue.popleft()
             self._queued -= len(group.events)
             count += len(group.events)
-            for obj in group.events:
-                try:
-                    group.items.append(_item(obj))
-                except Exception:  # a malformed event loses itself only, never the batch
-                    log.exception("records: cannot serialise a record")
-                    self.metrics.add("dropped")
+            if group.items is None:
+                group.items = self._serialise(group.events)
             groups.append(group)
         return groups
+
+    def _serialise(self, events: Sequence[Any]) -> list[Item]:
+        items = []
+        for obj in events:
+            try:
+                items.append(_item(obj))
+            except Exception:  # a malformed event loses itself only, never the batch
+                log.exception("records: cannot serialise a record")
+                self.metrics.add("dropped")
+        return items
 
     def _written(self, batch: Sequence[Item]) -> None:
         counts: dict[str, int] = {}
