@@ -70,3 +70,34 @@ async def test_sqlite_commit_finishes_and_calls_back_after_the_caller_gave_up(tm
     finally:
         blocker.close()
         await store.close()
+
+
+async def test_sqlite_append_after_a_cancelled_one_waits_for_the_connection(tmp_path):
+    """The cancelled caller's transaction still owns the connection (its job is queued in the
+    SQLite thread): the next append must not run its statements on the event loop meanwhile,
+    it queues behind; both batches are committed, in order, chained."""
+    db = tmp_path / "records.sqlite3"
+    store = Store(SqliteBackend(db))
+    await store.open()
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        await store.append(_items("before"))
+        blocker.execute("BEGIN IMMEDIATE")
+        first = asyncio.create_task(store.append(_items("first")))
+        await asyncio.sleep(0.1)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        second = asyncio.create_task(store.append(_items("second")))
+        await asyncio.sleep(0.1)
+        assert not second.done()  # waiting for the lock, in the thread
+        blocker.execute("ROLLBACK")
+        assert await second == 2
+        rows = await store.backend.fetch("SELECT request_id FROM records ORDER BY seq")
+        assert [r[0] for r in rows] == [
+            f"{t}-{i}" for t in ("before", "first", "second") for i in (0, 1)
+        ]
+        assert await store.verify() == (6, [])
+    finally:
+        blocker.close()
+        await store.close()
