@@ -295,7 +295,11 @@ class Writer:
         if not self.degraded and not self._spool_pending:
             loop = asyncio.get_running_loop()
             try:
-                await self._commit(batch, lambda: loop.call_soon_threadsafe(_release, groups))
+                await self._commit(
+                    batch,
+                    lambda: loop.call_soon_threadsafe(_release, groups),
+                    shared=sum(g.done is not None for g in groups) > 1,
+                )
             except Exception as exc:
                 self._degrade(exc)
             else:
@@ -304,10 +308,16 @@ class Writer:
                 return "db"
         return "spool" if await self._to_spool(batch) else None
 
-    async def _commit(self, batch: list[Item], on_commit: Callable[[], Any] | None = None) -> None:
+    async def _commit(
+        self,
+        batch: list[Item],
+        on_commit: Callable[[], Any] | None = None,
+        *,
+        shared: bool = False,
+    ) -> None:
         try:
             async with asyncio.timeout(self.settings.commit_timeout_s):
-                await self.store.append(batch, on_commit=on_commit)
+                await self.store.append(batch, on_commit=on_commit, shared=shared)
         except TimeoutError:
             # the commit may still happen: the spool copy is then skipped on replay (same rid)
             raise TimeoutError(
