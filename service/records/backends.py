@@ -328,14 +328,13 @@ class SqliteBackend(Backend):
         ``on_commit(result)`` runs in that thread once the transaction is committed, before
         any other job, even when the caller has stopped waiting (cancelled, timed out).
 
-        ``quick``: ``fn`` only runs a few statements on hot pages (the append path) and the
-        event loop is busy. When the connection is idle and the write lock free at once,
-        ``BEGIN`` and ``fn`` then run right here on the event loop (tens of microseconds, no
-        waiting: the lock is tried with a zero busy timeout) and only the ``COMMIT``, which
-        waits for the disk, goes to the thread. Each statement run in the thread is a return
-        to Python there, and each such return waits for a busy event loop to hand over the
-        GIL: milliseconds under load (on an idle loop the thread is cheaper: no busy-timeout
-        toggling). Otherwise the whole transaction runs in the thread, in one hop.
+        ``quick``: ``fn`` only runs a few statements on hot pages (the append path). When the
+        connection is idle and the write lock free at once, ``BEGIN`` and ``fn`` then run
+        right here on the event loop (tens of microseconds, no waiting: the lock is tried
+        with a zero busy timeout) and only the ``COMMIT``, which waits for the disk, goes to
+        the thread. Each statement run in the thread is a return to Python there, and each
+        such return waits for the event loop to hand over the GIL: milliseconds under load.
+        Otherwise the whole transaction runs in the thread, in one hop.
         """
 
         def commit(conn: sqlite3.Connection, out: Any) -> Any:

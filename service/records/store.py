@@ -163,17 +163,13 @@ class Store:
         *,
         dedupe: bool = False,
         on_commit: Callable[[], Any] | None = None,
-        shared: bool = False,
     ) -> int:
         """Append ``(kind, body[, fields])`` records, each kind to its own chain, in one transaction.
 
         ``dedupe`` skips bodies whose ``rid`` is already stored (spool replay after a crash).
         ``on_commit()`` is called as soon as the transaction is committed: in the SQLite
         thread (so it must be thread-safe; called even when the caller has stopped waiting),
-        or on the event loop for PostgreSQL. ``shared``: the batch is shared by several
-        waiting callers, so the event loop is busy: on SQLite its few statements then run on
-        the loop, the commit alone in the thread (``SqliteBackend.run_transaction`` quick).
-        Returns the number of records written.
+        or on the event loop for PostgreSQL. Returns the number of records written.
         """
         by_kind = _by_kind(items)
         if not by_kind:
@@ -185,8 +181,7 @@ class Store:
                 # in the SQLite thread, before its next job: a transaction that failed leaves
                 # the guess stale, which the next append's compare-and-set detects
                 on_commit=lambda out: _committed(heads, out[1], on_commit),
-                # on an idle loop the thread is cheaper; a replay's lookups may read cold pages
-                quick=shared and not dedupe,
+                quick=not dedupe,  # a replay's lookups may read cold pages: in the thread
             )
             return int(written)
         written = 0

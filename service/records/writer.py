@@ -295,11 +295,7 @@ class Writer:
         if not self.degraded and not self._spool_pending:
             loop = asyncio.get_running_loop()
             try:
-                await self._commit(
-                    batch,
-                    lambda: loop.call_soon_threadsafe(_release, groups),
-                    shared=sum(g.done is not None for g in groups) > 1,
-                )
+                await self._commit(batch, lambda: loop.call_soon_threadsafe(_release, groups))
             except Exception as exc:
                 self._degrade(exc)
             else:
@@ -308,16 +304,10 @@ class Writer:
                 return "db"
         return "spool" if await self._to_spool(batch) else None
 
-    async def _commit(
-        self,
-        batch: list[Item],
-        on_commit: Callable[[], Any] | None = None,
-        *,
-        shared: bool = False,
-    ) -> None:
+    async def _commit(self, batch: list[Item], on_commit: Callable[[], Any] | None = None) -> None:
         try:
             async with asyncio.timeout(self.settings.commit_timeout_s):
-                await self.store.append(batch, on_commit=on_commit, shared=shared)
+                await self.store.append(batch, on_commit=on_commit)
         except TimeoutError:
             # the commit may still happen: the spool copy is then skipped on replay (same rid)
             raise TimeoutError(

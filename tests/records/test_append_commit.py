@@ -83,12 +83,12 @@ async def test_sqlite_append_after_a_cancelled_one_waits_for_the_connection(tmp_
     try:
         await store.append(_items("before"))
         blocker.execute("BEGIN IMMEDIATE")
-        first = asyncio.create_task(store.append(_items("first"), shared=True))
+        first = asyncio.create_task(store.append(_items("first")))
         await asyncio.sleep(0.1)
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
-        second = asyncio.create_task(store.append(_items("second"), shared=True))
+        second = asyncio.create_task(store.append(_items("second")))
         await asyncio.sleep(0.1)
         assert not second.done()  # waiting for the lock, in the thread
         blocker.execute("ROLLBACK")

@@ -66,9 +66,7 @@ async def test_two_stores_interleaving_keep_every_chain_whole(backend_factory, t
         ]
         total = 0
         for step, (store, counts) in enumerate(plan):
-            # shared: the statements on the event loop (SQLite), else all in the thread
-            written = await store.append(_items(f"s{step}", counts), shared=step % 2 == 0)
-            assert written == sum(counts.values())
+            assert await store.append(_items(f"s{step}", counts)) == sum(counts.values())
             total += sum(counts.values())
         checked, problems = await first.verify()
         assert (checked, problems) == (total, [])
@@ -87,7 +85,6 @@ async def test_two_stores_interleaving_keep_every_chain_whole(backend_factory, t
         st.tuples(
             st.integers(0, 2),
             st.dictionaries(st.sampled_from(KINDS), st.integers(1, 4), min_size=1),
-            st.booleans(),
         ),
         min_size=1,
         max_size=12,
@@ -102,15 +99,15 @@ def test_any_interleaving_of_three_sqlite_stores_verifies(plan):
             for store in stores:
                 await store.open()
             try:
-                for step, (who, counts, shared) in enumerate(plan):
-                    await stores[who].append(_items(f"s{step}", counts), shared=shared)
+                for step, (who, counts) in enumerate(plan):
+                    await stores[who].append(_items(f"s{step}", counts))
             finally:
                 for store in stores:
                     await store.close()
 
         asyncio.run(run())
         count, _heads = _stored(db)
-        assert count == sum(sum(c.values()) for _who, c, _shared in plan)
+        assert count == sum(sum(c.values()) for _who, c in plan)
         assert _verify(db) == 0
 
 

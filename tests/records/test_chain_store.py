@@ -195,9 +195,7 @@ async def test_migrations_idempotent_and_versioned(backend_factory, tmp_path):
     await first.start()
     second = make_recorder(backend_factory(), tmp_path)
     await second.start()  # a second worker at start applies nothing twice
-    rows = await second.store.backend.fetch(
-        "SELECT version FROM schema_migrations ORDER BY version"
-    )
+    rows = await second.store.backend.fetch("SELECT version FROM schema_migrations ORDER BY version")
     assert rows == [(v,) for v, _, _ in MIGRATIONS]
     kinds = await second.store.backend.fetch("SELECT kind FROM chain_heads ORDER BY kind")
     assert sorted(k for (k,) in kinds) == sorted(RECORD_KINDS)
