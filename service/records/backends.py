@@ -173,22 +173,16 @@ class _SqliteThread:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # two counters, each written by one thread only (no lost update between them)
-        self._submitted = 0  # by the event loop
-        self._finished = 0  # by this thread
+        self.pending = 0  # jobs queued or running; the connection is free for the loop at 0
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     def run(self, fn: Any, conn: sqlite3.Connection | None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._submitted += 1
+        self.pending += 1
         self._jobs.put((fn, conn, done, loop))
         return done
-
-    def idle(self) -> bool:
-        """No job queued or running: the connection is the event loop's until its next job."""
-        return self._finished == self._submitted
 
     def stop(self) -> None:
         """Finish the jobs already queued, then end the thread (``join`` waits for it)."""
@@ -204,7 +198,7 @@ class _SqliteThread:
                 out, exc = fn(conn), None
             except BaseException as error:  # handed to the awaiting task, as an executor does
                 out, exc = None, error
-            self._finished += 1  # the loop may use the connection now, if no other job waits
+            self.pending -= 1  # (the loop only ever reads it: it may use the connection now)
             try:
                 loop.call_soon_threadsafe(_settle, done, out, exc)
             except RuntimeError:  # the loop is closed: nobody waits any more
@@ -362,7 +356,7 @@ class SqliteBackend(Backend):
 
         async with self._lock:
             conn, thread = self._conn, self._thread
-            if quick and conn is not None and thread is not None and thread.idle():
+            if quick and conn is not None and thread is not None and thread.pending == 0:
                 if _begin_now(conn):
                     try:
                         out = fn(conn)

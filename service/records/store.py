@@ -605,8 +605,7 @@ def _append_sqlite(
     dedupe: bool,
     heads: dict[str, str],
 ) -> tuple[int, dict[str, str]]:
-    """``Store.append`` on SQLite, inside one transaction (``SqliteBackend.run_transaction``:
-    on the event loop when the connection is free, else in the SQLite thread).
+    """``Store.append`` on SQLite, run in its thread inside one transaction.
 
     ``heads`` holds the chain heads this store last committed: a guess, never trusted. The
     batch is linked after them and one compare-and-set ``UPDATE`` moves every head only where
