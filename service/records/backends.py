@@ -173,14 +173,12 @@ class _SqliteThread:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.pending = 0  # jobs queued or running; the connection is free for the loop at 0
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     def run(self, fn: Any, conn: sqlite3.Connection | None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self.pending += 1
         self._jobs.put((fn, conn, done, loop))
         return done
 
@@ -198,7 +196,6 @@ class _SqliteThread:
                 out, exc = fn(conn), None
             except BaseException as error:  # handed to the awaiting task, as an executor does
                 out, exc = None, error
-            self.pending -= 1  # (the loop only ever reads it: it may use the connection now)
             try:
                 loop.call_soon_threadsafe(_settle, done, out, exc)
             except RuntimeError:  # the loop is closed: nobody waits any more
@@ -316,34 +313,11 @@ class SqliteBackend(Backend):
                 raise
             await self._run(lambda c: c.execute("COMMIT"))
 
-    async def run_transaction(self, fn: Any, *, on_commit: Any = None, quick: bool = False) -> Any:
-        """``fn(connection)`` inside one write transaction, committed in the SQLite thread.
-
+    async def run_transaction(self, fn: Any, *, on_commit: Any = None) -> Any:
+        """``fn(connection)`` inside one write transaction, in one hop to the SQLite thread
+        (the append path: a statement per hop would cost more than the statements).
         ``on_commit(result)`` runs in that thread once the transaction is committed, before
-        any other job, even when the caller has stopped waiting (cancelled, timed out).
-
-        ``quick``: ``fn`` only runs a few statements on hot pages (the append path). When the
-        connection is idle and the write lock free at once, ``BEGIN`` and ``fn`` then run
-        right here on the event loop (tens of microseconds, no waiting: the lock is tried
-        with a zero busy timeout) and only the ``COMMIT``, which waits for the disk, goes to
-        the thread. Each statement run in the thread is a return to Python there, and each
-        such return waits for the event loop to hand over the GIL: milliseconds under load.
-        Otherwise the whole transaction runs in the thread, in one hop.
-        """
-
-        def commit(conn: sqlite3.Connection, out: Any) -> Any:
-            try:
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            if on_commit is not None:
-                try:
-                    on_commit(out)
-                except Exception:  # committed all the same: the caller must not think otherwise
-                    log.exception("records: after-commit callback failed")
-            return out
+        any other job, even when the caller has stopped waiting (cancelled, timed out)."""
 
         def job(conn: sqlite3.Connection) -> Any:
             conn.execute("BEGIN IMMEDIATE")
@@ -352,34 +326,16 @@ class SqliteBackend(Backend):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return commit(conn, out)
+            conn.execute("COMMIT")
+            if on_commit is not None:
+                try:
+                    on_commit(out)
+                except Exception:  # committed all the same: the caller must not think otherwise
+                    log.exception("records: after-commit callback failed")
+            return out
 
         async with self._lock:
-            conn, thread = self._conn, self._thread
-            if quick and conn is not None and thread is not None and thread.pending == 0:
-                if _begin_now(conn):
-                    try:
-                        out = fn(conn)
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    return await thread.run(lambda c: commit(c, out), conn)
             return await self._run(job)
-
-
-def _begin_now(conn: sqlite3.Connection) -> bool:
-    """``BEGIN IMMEDIATE`` if the write lock is free now; False (no transaction) if another
-    connection holds it (the caller then waits for it in the SQLite thread)."""
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if not _busy(exc):
-            raise
-        return False
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    return True
 
 
 _PLACEHOLDER = re.compile(r"\?")

@@ -181,7 +181,6 @@ class Store:
                 # in the SQLite thread, before its next job: a transaction that failed leaves
                 # the guess stale, which the next append's compare-and-set detects
                 on_commit=lambda out: _committed(heads, out[1], on_commit),
-                quick=not dedupe,  # a replay's lookups may read cold pages: in the thread
             )
             return int(written)
         written = 0
