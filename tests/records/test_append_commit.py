@@ -74,8 +74,8 @@ async def test_sqlite_commit_finishes_and_calls_back_after_the_caller_gave_up(tm
 
 async def test_sqlite_append_after_a_cancelled_one_waits_for_the_connection(tmp_path):
     """The cancelled caller's transaction still owns the connection (its job is queued in the
-    SQLite thread): the next append must not run its statements on the event loop meanwhile,
-    it queues behind; both batches are committed, in order, chained."""
+    SQLite thread): the next append queues behind it; both batches are committed, in order,
+    chained."""
     db = tmp_path / "records.sqlite3"
     store = Store(SqliteBackend(db))
     await store.open()
