@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from service.records.events import event_kind, event_to_dict
 
 GENESIS = "0" * 64
@@ -34,9 +36,28 @@ def parse_utc(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# sorted keys, no spaces, UTF-8; datetimes and dataclasses go to ``default`` as with json
+_ORJSON = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def canonical(data: dict[str, Any]) -> str:
-    # default=str: an odd value from a caller (a set, a Path) must not lose the record
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    """The canonical JSON of a record body: sorted keys, no spaces, UTF-8 (not escaped).
+
+    orjson on the request path (about ten times faster than ``json``); what it refuses (an
+    integer past 64 bits, a lone surrogate, a key it cannot sort) goes through ``json``.
+    ``default=str``: an odd value from a caller (a set, a Path) must not lose the record.
+    """
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON).decode()
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(
+            data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+        )
 
 
 def link_hash(prev_hash: str, body: str) -> str:

@@ -117,11 +117,17 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def event_to_dict(event: Any) -> dict[str, Any]:
     """JSON-ready payload of ``event`` (time as ISO 8601 UTC, tuples as lists)."""
     out: dict[str, Any] = {}
     for name in _FIELDS[type(event)]:
         value = getattr(event, name)
+        if value is None or type(value) in _PLAIN:  # most fields: nothing to convert
+            out[name] = value
+            continue
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 value = value.replace(tzinfo=UTC)

@@ -93,6 +93,8 @@ class Store:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        # SQLite: the chain heads of this store's last commit, a guess each append checks
+        self._heads: dict[str, str] = {}
 
     @property
     def dialect(self) -> str:
@@ -155,19 +157,32 @@ class Store:
 
     # --- append ------------------------------------------------------------------------
 
-    async def append(self, items: Sequence[tuple[Any, ...]], *, dedupe: bool = False) -> int:
+    async def append(
+        self,
+        items: Sequence[tuple[Any, ...]],
+        *,
+        dedupe: bool = False,
+        on_commit: Callable[[], Any] | None = None,
+    ) -> int:
         """Append ``(kind, body[, fields])`` records, each kind to its own chain, in one transaction.
 
         ``dedupe`` skips bodies whose ``rid`` is already stored (spool replay after a crash).
-        Returns the number of records written.
+        ``on_commit()`` is called as soon as the transaction is committed: in the SQLite
+        thread (so it must be thread-safe; called even when the caller has stopped waiting),
+        or on the event loop for PostgreSQL. Returns the number of records written.
         """
         by_kind = _by_kind(items)
         if not by_kind:
             return 0
         if isinstance(self.backend, SqliteBackend):
-            return await self.backend.run_transaction(
-                lambda conn: _append_sqlite(conn, by_kind, dedupe)
+            heads = self._heads
+            written, _moved = await self.backend.run_transaction(
+                lambda conn: _append_sqlite(conn, by_kind, dedupe, heads),
+                # in the SQLite thread, before its next job: a transaction that failed leaves
+                # the guess stale, which the next append's compare-and-set detects
+                on_commit=lambda out: _committed(heads, out[1], on_commit),
             )
+            return int(written)
         written = 0
         async with self.backend.transaction() as tx:
             kinds = sorted(by_kind)  # fixed lock order: no deadlock between workers
@@ -198,6 +213,8 @@ class Store:
                     [h for _, h in moved],
                 )
                 written = len(out)
+        if on_commit is not None:
+            on_commit()
         return written
 
     async def _unseen(self, tx: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -582,34 +599,101 @@ def _unique(batch: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]
 
 
 def _append_sqlite(
-    conn: sqlite3.Connection, by_kind: dict[str, list[dict[str, Any]]], dedupe: bool
-) -> int:
-    """``Store.append`` on SQLite, run in its thread inside one transaction."""
-    written = 0
-    marks = ", ".join("?" for _ in _INSERT_COLS)
-    insert = f"INSERT INTO records ({', '.join(_INSERT_COLS)}) VALUES ({marks})"
-    for kind in sorted(by_kind):
-        row = conn.execute("SELECT head_hash FROM chain_heads WHERE kind = ?", (kind,)).fetchone()
-        if row is None:
+    conn: sqlite3.Connection,
+    by_kind: dict[str, list[dict[str, Any]]],
+    dedupe: bool,
+    heads: dict[str, str],
+) -> tuple[int, dict[str, str]]:
+    """``Store.append`` on SQLite, run in its thread inside one transaction.
+
+    ``heads`` holds the chain heads this store last committed: a guess, never trusted. The
+    batch is linked after them and one compare-and-set ``UPDATE`` moves every head only where
+    the stored head is still the guessed one; when another process (a worker sharing the file)
+    appended in between, or a commit failed, the stored heads are read and the batch relinked.
+    So a clean append is four statements (begin, heads, one multi-row insert, commit), whatever
+    the number of kinds and rows: each statement is a hand-off of the GIL from the event loop.
+    Returns the number of records written and the heads they moved to (the caller puts them in
+    ``heads`` once the transaction is committed).
+    """
+    kinds = sorted(by_kind)
+    if dedupe or any(k not in heads for k in kinds):
+        heads.update(_stored_heads(conn, kinds))
+    batches = {k: by_kind[k] for k in kinds}
+    if dedupe:
+        batches = {k: _unique(b, _seen_rids(conn, b)) for k, b in batches.items()}
+    linked = {k: _link(k, heads[k], b) for k, b in batches.items() if b}
+    if not linked:
+        return 0, {}
+    moved = _move_heads(conn, {k: (heads[k], new) for k, (_rows, new) in linked.items()})
+    if moved != len(linked):  # a head moved under us: relink from the stored heads
+        stored = _stored_heads(conn, list(linked))
+        for kind, (_rows, new) in list(linked.items()):
+            if stored[kind] != new:  # not moved by the compare-and-set above
+                linked[kind] = _link(kind, stored[kind], batches[kind])
+        _move_heads(conn, {k: (stored[k], new) for k, (_rows, new) in linked.items()})
+    rows = [row for kind in kinds if kind in linked for row in linked[kind][0]]
+    _insert_rows(conn, rows)
+    return len(rows), {k: new for k, (_rows, new) in linked.items()}
+
+
+def _committed(
+    heads: dict[str, str], moved: dict[str, str], then: Callable[[], Any] | None
+) -> None:
+    heads.update(moved)
+    if then is not None:
+        then()
+
+
+def _stored_heads(conn: sqlite3.Connection, kinds: Sequence[str]) -> dict[str, str]:
+    marks = ",".join("?" for _ in kinds)
+    found = dict(
+        conn.execute(
+            f"SELECT kind, head_hash FROM chain_heads WHERE kind IN ({marks})", list(kinds)
+        ).fetchall()
+    )
+    for kind in kinds:
+        if kind not in found:
             raise ValueError(f"unknown record kind {kind!r}")
-        batch = by_kind[kind]
-        if dedupe:
-            seen: set[str] = set()
-            rids = [r["rid"] for r in batch]
-            for i in range(0, len(rids), 500):
-                part = rids[i : i + 500]
-                found = conn.execute(
-                    f"SELECT rid FROM records WHERE rid IN ({','.join('?' for _ in part)})", part
-                )
-                seen.update(r[0] for r in found)
-            batch = _unique(batch, seen)
-        rows, head = _link(kind, row[0], batch)
-        if not rows:
-            continue
-        conn.executemany(insert, rows)
-        conn.execute("UPDATE chain_heads SET head_hash = ? WHERE kind = ?", (head, kind))
-        written += len(rows)
-    return written
+    return found
+
+
+def _seen_rids(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> set[str]:
+    seen: set[str] = set()
+    rids = [r["rid"] for r in batch]
+    for i in range(0, len(rids), 500):
+        part = rids[i : i + 500]
+        found = conn.execute(
+            f"SELECT rid FROM records WHERE rid IN ({','.join('?' for _ in part)})", part
+        )
+        seen.update(r[0] for r in found)
+    return seen
+
+
+def _move_heads(conn: sqlite3.Connection, moves: dict[str, tuple[str, str]]) -> int:
+    """Set each ``kind``'s head from ``old`` to ``new`` (``{kind: (old, new)}``) where it is
+    still ``old``, in one statement; returns how many heads moved."""
+    cases = " ".join("WHEN ? THEN ?" for _ in moves)
+    where = " OR ".join("(kind = ? AND head_hash = ?)" for _ in moves)
+    args: list[str] = []
+    for kind, (_old, new) in moves.items():
+        args += [kind, new]
+    for kind, (old, _new) in moves.items():
+        args += [kind, old]
+    sql = f"UPDATE chain_heads SET head_hash = CASE kind {cases} END WHERE {where}"
+    return int(conn.execute(sql, args).rowcount)
+
+
+_INSERT_MARKS = "(" + ", ".join("?" for _ in _INSERT_COLS) + ")"
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` in order with multi-row ``INSERT`` statements (one step each, where
+    ``executemany`` would take one per row)."""
+    per = max(1, min(500, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_INSERT_COLS)))
+    head = f"INSERT INTO records ({', '.join(_INSERT_COLS)}) VALUES "
+    for i in range(0, len(rows), per):
+        part = rows[i : i + per]
+        conn.execute(head + ", ".join(_INSERT_MARKS for _ in part), [v for r in part for v in r])
 
 
 def _check_row(kind: str, row: Sequence[Any], expected_prev: str) -> list[Problem]:

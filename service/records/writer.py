@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from service.errors import RecordsUnavailable
@@ -52,7 +52,7 @@ class _Group:
 
     events: list[Any]
     done: asyncio.Future[bool] | None = None  # sync mode: resolved once durable (or lost)
-    items: list[Item] = field(default_factory=list)
+    items: list[Item] | None = None  # serialised: by the caller (sync mode) or by ``_take``
 
 
 class Writer:
@@ -131,7 +131,9 @@ class Writer:
             for event in valid:
                 self.submit(event)
             return
-        group = _Group(valid, asyncio.get_running_loop().create_future())
+        # serialised here, on the caller's time: the writer's cycle (which every waiter of the
+        # next commit waits for) only links and commits
+        group = _Group(valid, asyncio.get_running_loop().create_future(), self._serialise(valid))
         self._put(group)
         self._waiters += 1
         if self.running():
@@ -243,8 +245,8 @@ class Writer:
             await self._check(retry_now=retry_now)
             while self._queue:
                 groups = self._take()
-                batch = [item for g in groups for item in g.items]
-                where = await self._write(batch) if batch else "db"
+                batch = [item for g in groups for item in g.items or ()]
+                where = await self._write(batch, groups) if batch else "db"
                 for g in groups:
                     if g.done is not None:
                         self._waiters -= 1
@@ -284,11 +286,16 @@ class Writer:
         if not self.degraded and self._spool_pending and self._replay_task is None:
             self._replay_task = asyncio.create_task(self._replay(), name="records-replay")
 
-    async def _write(self, batch: list[Item]) -> str | None:
-        """Make ``batch`` durable: "db", else "spool"; None when both failed."""
+    async def _write(self, batch: list[Item], groups: Sequence[_Group] = ()) -> str | None:
+        """Make ``batch`` durable: "db", else "spool"; None when both failed.
+
+        The waiters of ``groups`` are released by the commit itself (a callback the committing
+        thread hands to the loop), one loop iteration before this coroutine resumes.
+        """
         if not self.degraded and not self._spool_pending:
+            loop = asyncio.get_running_loop()
             try:
-                await self._commit(batch)
+                await self._commit(batch, lambda: loop.call_soon_threadsafe(_release, groups))
             except Exception as exc:
                 self._degrade(exc)
             else:
@@ -297,10 +304,10 @@ class Writer:
                 return "db"
         return "spool" if await self._to_spool(batch) else None
 
-    async def _commit(self, batch: list[Item]) -> None:
+    async def _commit(self, batch: list[Item], on_commit: Callable[[], Any] | None = None) -> None:
         try:
             async with asyncio.timeout(self.settings.commit_timeout_s):
-                await self.store.append(batch)
+                await self.store.append(batch, on_commit=on_commit)
         except TimeoutError:
             # the commit may still happen: the spool copy is then skipped on replay (same rid)
             raise TimeoutError(
@@ -403,14 +410,20 @@ class Writer:
             group = self._queue.popleft()
             self._queued -= len(group.events)
             count += len(group.events)
-            for obj in group.events:
-                try:
-                    group.items.append(_item(obj))
-                except Exception:  # a malformed event loses itself only, never the batch
-                    log.exception("records: cannot serialise a record")
-                    self.metrics.add("dropped")
+            if group.items is None:
+                group.items = self._serialise(group.events)
             groups.append(group)
         return groups
+
+    def _serialise(self, events: Sequence[Any]) -> list[Item]:
+        items = []
+        for obj in events:
+            try:
+                items.append(_item(obj))
+            except Exception:  # a malformed event loses itself only, never the batch
+                log.exception("records: cannot serialise a record")
+                self.metrics.add("dropped")
+        return items
 
     def _written(self, batch: Sequence[Item]) -> None:
         counts: dict[str, int] = {}
@@ -442,6 +455,13 @@ class Writer:
     async def _after_done(self) -> None:
         while self._after_task is not None and not self._after_task.done():
             await asyncio.gather(self._after_task, return_exceptions=True)
+
+
+def _release(groups: Sequence[_Group]) -> None:
+    """Answer the waiters of committed ``groups`` (on the loop; the writer counts them)."""
+    for g in groups:
+        if g.done is not None and not g.done.done():
+            g.done.set_result(True)
 
 
 def _item(obj: Any) -> Item:
