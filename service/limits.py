@@ -391,8 +391,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._guard.heads.pop(self, None)
         super().on_headers_complete()
-        if self._view is not None:
-            self._view.hold()  # the answer's head goes out with its first body bytes
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
@@ -445,8 +443,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._guard.heads.pop(self, None)
         if self._view is not None:
             self._view.is_closing = _true  # uvicorn's code must leave the connection alone now
-        if self._view is not None:
-            self._view.flush()
         if seconds <= 0 or raw.is_closing() or not raw.can_write_eof():
             raw.close()
             return
@@ -462,19 +458,9 @@ def _true() -> bool:
 class _Transport:
     """The transport as uvicorn's protocol code sees it: ``close()`` lingers while the client
     may still be sending its body, and a lingering connection reports ``is_closing()``.
-    Hot methods are the raw transport's bound methods.
-
-    ``hold()`` (once a request head is parsed) keeps the next write, the answer's head, and
-    sends it with the write after it (the first body bytes) in one system call, or at the end
-    of the event-loop iteration if nothing follows by then: a whole answer is one segment to
-    the client instead of two (measured: one loopback send per request, a few % of the
-    gateway's CPU at c=16)."""
+    Hot methods are the raw transport's bound methods."""
 
     __slots__ = (
-        "_flush_soon",
-        "_held",
-        "_hold",
-        "_join",
         "_raw",
         "get_extra_info",
         "is_closing",
@@ -487,40 +473,13 @@ class _Transport:
     def __init__(self, raw: asyncio.Transport, protocol: GatewayHttpProtocol) -> None:
         self._raw = raw
         self.protocol: GatewayHttpProtocol | None = protocol  # None once the connection is lost
-        self.write: Callable[[Any], None] = raw.write
+        self.write = raw.write
         self.pause_reading = raw.pause_reading
         self.resume_reading = raw.resume_reading
         self.get_extra_info = raw.get_extra_info
         self.is_closing: Callable[[], bool] = raw.is_closing  # _true once lingering
-        self._held: bytes | None = None
-        self._hold = self._hold_write  # bound once: hold() runs per request
-        self._join = self._join_write
-        self._flush_soon = functools.partial(protocol.loop.call_soon, self.flush)
-
-    def hold(self) -> None:
-        """Keep the next write until the one after it (or the end of this loop iteration)."""
-        if self._held is None:
-            self.write = self._hold
-
-    def _hold_write(self, data: Any) -> None:
-        self._held = bytes(data)
-        self.write = self._join
-        self._flush_soon()
-
-    def _join_write(self, data: Any) -> None:
-        held, self._held = self._held, None
-        self.write = self._raw.write
-        self._raw.writelines((held, data))  # type: ignore[arg-type]
-
-    def flush(self) -> None:
-        """Send a held write now (and stop holding)."""
-        held, self._held = self._held, None
-        self.write = self._raw.write
-        if held is not None and not self._raw.is_closing():
-            self._raw.write(held)
 
     def close(self) -> None:
-        self.flush()
         protocol = self.protocol
         cycle = protocol and protocol.cycle
         if (
