@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import re
-import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,39 +32,6 @@ _STD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | 
     "taskName",
     "color_message",
 }
-
-
-class _RequestIds:
-    """Random request ids, as ``uuid.uuid4().hex`` makes them, drawn from a buffer of
-    ``os.urandom`` refilled every 256 ids: a ``getrandom`` call per request released the GIL,
-    and a busy records writer thread then kept it (profile: ``uuid4`` weighed ~4x its own
-    cost). A forked child starts a fresh buffer (no id shared with its parent)."""
-
-    _BATCH = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buf = b""
-        self._pos = 0
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._buf, self._pos = b"", 0
-
-    def __call__(self) -> str:
-        with self._lock:
-            pos = self._pos
-            if pos >= len(self._buf):
-                self._buf, pos = os.urandom(16 * self._BATCH), 0
-            self._pos = pos + 16
-            raw = bytearray(self._buf[pos : pos + 16])
-        raw[6] = raw[6] & 0x0F | 0x40  # version 4
-        raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-        return raw.hex()
-
-
-new_request_id = _RequestIds()
 
 
 class JsonFormatter(logging.Formatter):
@@ -131,7 +97,7 @@ class RequestLogMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if incoming and _SANE_ID.match(incoming) else new_request_id()
+        rid = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
         status = 500

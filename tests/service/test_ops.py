@@ -95,28 +95,6 @@ def test_request_id_is_returned_and_kept(client: httpx.Client) -> None:
     )
 
 
-def test_request_ids_are_uuid4_distinct_and_not_shared_with_a_forked_child() -> None:
-    import os
-    import uuid
-
-    from service.logs import new_request_id
-
-    ids = [new_request_id() for _ in range(1000)]  # several refills of the buffer
-    assert len(set(ids)) == len(ids)
-    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in ids)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its next ids, to the parent
-        os.write(write, " ".join(new_request_id() for _ in range(8)).encode())
-        os._exit(0)
-    os.close(write)
-    os.waitpid(pid, 0)
-    with os.fdopen(read) as f:
-        child = set(f.read().split())
-    assert len(child) == 8
-    assert not child & {new_request_id() for _ in range(8)}
-
-
 def test_access_log_is_json_with_request_id_and_no_secrets(
     settings_factory, lexdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
