@@ -138,10 +138,48 @@ def _classes() -> tuple[str, str]:
 
 
 @cache
+def _class_points() -> tuple[frozenset[int], frozenset[int]]:
+    """The code points of the two classes of ``_classes`` (digit-like, letter-like)."""
+    fold = tables().fold
+    cps = np.concatenate([np.arange(0x80, 0x10000), np.arange(0x1D400, 0x1D800)])
+    f = fold[cps]
+    digit = {int(c) for c in cps[(f >= 0x30) & (f <= 0x39)]}
+    digit.update(range(0x30, 0x3A))
+    digit.update(map(ord, _CJK_DIGITS))
+    letter = {int(c) for c in cps[(f >= 0x61) & (f <= 0x7A)]}
+    letter.update(range(0x41, 0x5B))
+    letter.update(range(0x61, 0x7B))
+    return frozenset(digit), frozenset(letter)
+
+
+def _fast_class(points: Iterable[int]) -> str:
+    """A regex for one character of ``points``, quick to test: the BMP ones listed one by one
+    (``re`` tests them with a bitmap) and the astral ones (math alphanumerics) as ranges
+    behind a one-range guard. As one class of ranges, ``re`` tested every astral range for
+    every character that is not in the set (most of a Chinese text): the piece search took
+    ~0.25 us per character, ~4x this."""
+    pts = sorted(set(points))
+    bmp = "".join(re.escape(chr(p)) for p in pts if p <= 0xFFFF)
+    astral = [p for p in pts if p > 0xFFFF]
+    if not astral:
+        return f"[{bmp}]"
+    out: list[str] = []
+    i = 0
+    while i < len(astral):
+        j = i
+        while j + 1 < len(astral) and astral[j + 1] == astral[j] + 1:
+            j += 1
+        a, b = re.escape(chr(astral[i])), re.escape(chr(astral[j]))
+        out.append(a if i == j else f"{a}-{b}")
+        i = j + 1
+    return f"(?:[{bmp}]|(?=[\U00010000-\U0010ffff])[{''.join(out)}])"
+
+
+@cache
 def _piece_re() -> re.Pattern[str]:
-    digit, letter = _classes()
-    w = f"[{digit}{letter}{re.escape(_SYMBOLS)}]"
-    d = f"[{digit}]"
+    digit, letter = _class_points()
+    w = _fast_class(digit | letter | set(map(ord, _SYMBOLS)))
+    d = _fast_class(digit)
     dots = f"[{re.escape(_DOTS)}]"
     join = rf"(?:{dots}{{1,2}}|(?<={d})[ \t\u3000\-－]{{1,2}}(?={d})|[ \t\u3000]{dots}[ \t\u3000])"
     return re.compile(rf"{w}+(?:{join}{w}+)*")
@@ -394,8 +432,8 @@ def detect_text(text: str, enabled: frozenset[str], start: int = 0) -> list[Dete
 
 @cache
 def _piece_char() -> re.Pattern[str]:
-    digit, letter = _classes()
-    return re.compile(f"[{digit}{letter}{re.escape(_SYMBOLS + _DOTS)} \t\u3000－]")
+    digit, letter = _class_points()
+    return re.compile(_fast_class(digit | letter | set(map(ord, _SYMBOLS + _DOTS + " \t\u3000－"))))
 
 
 def _piece_start(text: str, pos: int) -> int:

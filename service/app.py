@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from service import reloading
+from service import heap, reloading
 from service.config import Settings, load_settings
 from service.errors import GatewayError, InvalidJSON, ValidationFailed, from_library_error
 from service.limits import BodyLimitMiddleware
@@ -167,6 +167,9 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
         )
         app.state.runtime = runtime
         triggers = reloading.start_triggers(runtime, metrics)
+        loop = asyncio.get_running_loop()
+        runtime.reload_listeners.append(lambda snap: heap.thaw_and_refreeze(loop))
+        heap.freeze()  # the start-up heap: full collections no longer walk it
         log.info(
             "started",
             extra={
@@ -183,6 +186,7 @@ def create_app(settings: Settings | None = None, *, snapshot: Snapshot | None = 
             await classifier.close()
             await recorder.stop()
             mark_process_dead()
+            heap.thaw()
 
     app = FastAPI(
         title="aigc-gateway",

@@ -244,3 +244,26 @@ def test_long_random_text_one_shot_equals_streaming():
         i += k
     released, matches = stream_all(LEX, parts)
     assert matches == full
+
+
+def test_the_quick_piece_classes_are_the_reference_classes() -> None:
+    """The piece search's classes (BMP listed one by one, astral ranges behind a guard) hold
+    exactly the code points of the reference classes of ranges, over every code point."""
+    import re
+
+    from lexicons.detectors import _DOTS, _SYMBOLS, _class_points, _classes, _fast_class
+
+    every = "".join(map(chr, range(0x110000)))
+    digit, letter = _classes()
+    digits, letters = _class_points()
+    symbols = set(map(ord, _SYMBOLS))
+    pairs = [
+        (f"[{digit}]", digits),
+        (f"[{digit}{letter}{re.escape(_SYMBOLS)}]", digits | letters | symbols),
+        (
+            f"[{digit}{letter}{re.escape(_SYMBOLS + _DOTS)} \t\u3000－]",
+            digits | letters | set(map(ord, _SYMBOLS + _DOTS + " \t\u3000－")),
+        ),
+    ]
+    for reference, points in pairs:
+        assert re.findall(_fast_class(points), every) == re.findall(reference, every)

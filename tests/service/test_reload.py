@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -155,3 +156,12 @@ def test_file_watching_reloads(settings_factory, lexdir: Path) -> None:
         while terms(c, "老虎机") != ["老虎机"]:
             assert time.monotonic() < deadline, "watcher did not reload"
             time.sleep(0.1)
+
+
+def test_the_start_up_heap_is_frozen_and_a_reload_thaws_it(reloadable) -> None:
+    """Full collections skip the start-up heap; a reload unfreezes it so the previous
+    snapshot can be collected (frozen, a cyclic one would never be)."""
+    c, app, _ = reloadable
+    assert gc.get_freeze_count() > 0
+    assert c.post("/admin/reload", headers=ADMIN).status_code == 200
+    assert gc.get_freeze_count() == 0
