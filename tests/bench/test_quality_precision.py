@@ -18,3 +18,20 @@ def test_false_hits_are_classified_and_shown_in_context(tmp_path):
         "spaced-out term: 港澳台 in `有关⟦港、澳、台⟧的条`",
     ]
     assert detected == 0
+
+
+def test_headline_counts_words_joined_not_the_spaced_out_whole_term(monkeypatch):
+    """The goal column counts matches of a term the text does not contain; a term written with
+    a separator between every character is the term (issue 12 item 1) and has its own column."""
+    import benchmarks.quality_precision as qp
+
+    texts = {"news": "编著出 版 社：化学。纪念“一二·九”长跑", "reviews": "出版社"}
+    monkeypatch.setattr(qp, "corpus", lambda name: texts[name])
+    monkeypatch.setattr(qp, "dictionary_words", lambda n, min_freq, seed: ["出版社", "一二九"])
+    markdown, rows = qp.run(2, [None])
+    news = next(r for r in rows if r["corpus"] == "news")
+    mb = len(texts["news"].encode("utf-8")) / 1e6
+    assert news["false"] == {"spaced-out term": 1, "words joined": 1}
+    assert news["false_per_mb"] == 1 / mb
+    assert news["spaced_per_mb"] == 1 / mb
+    assert "| default | news | 0.00 | 0 | 1 |" in markdown
