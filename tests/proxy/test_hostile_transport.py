@@ -1,0 +1,98 @@
+"""Issue 11, the next variants a reviewer tries at the transport level: text in the query string
+of any method, answers with a content encoding or a content type the protocol does not use,
+requests with an unexpected content type or method. None gets a blocked term through."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.support.fake_upstream import FakeUpstream, Reply
+from tests.support.lexicon import BLOCK
+
+from . import scripts
+from .reveal import reveals
+
+CHAT = "/v1/chat/completions"
+PROMPT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize("path", ["/v1/some/thing", "/api/generate", CHAT, "/v1/files/f1/content"])
+def test_text_in_the_query_string_is_screened_on_every_method(
+    method: str, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.json(path, {"object": "ok"})
+    body = json.dumps(PROMPT) if method == "POST" else None
+    r = httpx.request(
+        method,
+        f"{gateway}{path}?q={quote('请' + BLOCK + '吧')}",
+        content=body,
+        headers={"content-type": "application/json"} if body else {},
+    )
+    assert r.status_code == 400, r.text
+    assert "content_policy_violation" in r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "x-unknown"])
+def test_answers_with_a_content_encoding_never_reveal_the_term(
+    encoding: str, fake: FakeUpstream, gateway: str
+) -> None:
+    plain = json.dumps(scripts.chat_json(f"答{BLOCK}了")).encode()
+    body = {"gzip": gzip.compress(plain), "deflate": zlib.compress(plain)}.get(encoding, plain)
+    headers = [("content-encoding", encoding)]
+    fake.reply(CHAT, Reply([body], content_type="application/json", headers=headers))
+    r = httpx.post(gateway + CHAT, json=PROMPT)
+    assert not reveals(r.content, BLOCK), r.content[:300]
+    assert "content-encoding" not in r.headers
+    if encoding in ("gzip", "deflate"):  # bytes the gateway cannot read are not relayed
+        assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_error"
+
+
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/new/route"])
+@pytest.mark.parametrize(
+    "content_type", ["", "application/octet-stream", "text/plain", "text/html", "application/xml"]
+)
+def test_answers_of_any_content_type_never_reveal_the_term(
+    path: str, content_type: str, fake: FakeUpstream, gateway: str
+) -> None:
+    body = json.dumps(scripts.chat_json(f"答{BLOCK}了")).encode()
+    fake.reply(path, Reply([body], content_type=content_type))
+    r = httpx.post(gateway + path, json=PROMPT)
+    assert not reveals(r.content, BLOCK), r.content[:300]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["", "text/plain", "application/json; charset=latin-1", "application/vnd.api+json"],
+)
+def test_requests_of_any_content_type_or_method_are_screened(
+    method: str, content_type: str, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.json(CHAT, scripts.chat_json("fine"))
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": BLOCK}]})
+    headers = {"content-type": content_type} if content_type else {}
+    r = httpx.request(method, gateway + CHAT, content=body.encode(), headers=headers)
+    assert r.status_code == 400, r.text
+    assert fake.requests == []
+
+
+def test_a_chunked_request_body_is_screened_whole(fake: FakeUpstream, gateway: str) -> None:
+    prompt = {"model": "m", "messages": [{"role": "user", "content": BLOCK}]}
+    body = json.dumps(prompt, ensure_ascii=False).encode()
+    cut = body.index(BLOCK.encode()) + 2  # inside the term's first character
+
+    def pieces():
+        yield body[:cut]
+        yield body[cut:]
+
+    r = httpx.post(gateway + CHAT, content=pieces(), headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert fake.requests == []
