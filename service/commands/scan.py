@@ -15,9 +15,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from lexicons import Lexicon, LexiconError, load_lexicon
+if TYPE_CHECKING:
+    from lexicons import Lexicon
 
 ENV_LEXICONS = "AIGC_GATEWAY_LEXICONS"
 #: The same variable the service reads for its ``lexicon_cache_dir`` setting.
@@ -57,6 +58,8 @@ def lexicon_cache_dir() -> Path:
 def load_cli_lexicon(args: argparse.Namespace) -> Lexicon:
     """The lexicon named by --lexicons / $AIGC_GATEWAY_LEXICONS, through the on-disk cache
     (an unusable cache directory only costs a compile)."""
+    from lexicons import load_lexicon
+
     return load_lexicon([Path(d) for d in lexicon_dirs(args)], cache_dir=lexicon_cache_dir())
 
 
@@ -69,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_lexicon_arguments(parser)
     parser.add_argument("file", metavar="FILE", help="text file to scan, or - for stdin")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, exit_now=True)
 
 
 def _scan(stream: BinaryIO, lex: Lexicon) -> int:
@@ -107,6 +110,11 @@ def _scan(stream: BinaryIO, lex: Lexicon) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from service.commands import short_process
+
+    short_process.prepare()
+    from lexicons import LexiconError
+
     try:
         lex = load_cli_lexicon(args)
     except LexiconError as exc:
