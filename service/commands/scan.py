@@ -57,10 +57,11 @@ def lexicon_cache_dir() -> Path:
 
 def load_cli_lexicon(args: argparse.Namespace) -> Lexicon:
     """The lexicon named by --lexicons / $AIGC_GATEWAY_LEXICONS, through the on-disk cache
-    (an unusable cache directory only costs a compile)."""
+    (an unusable cache directory only costs a compile), for one-shot scans."""
     from lexicons import load_lexicon
 
-    return load_lexicon([Path(d) for d in lexicon_dirs(args)], cache_dir=lexicon_cache_dir())
+    dirs = [Path(d) for d in lexicon_dirs(args)]
+    return load_lexicon(dirs, cache_dir=lexicon_cache_dir(), one_shot=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -71,14 +71,16 @@ def test_unwritable_cache_dir_does_not_fail_the_load(tmp_path):
 
 
 def test_stream_only_fields_of_a_cached_lexicon_load_on_first_use(tmp_path):
-    """A lexicon loaded from the cache leaves the stream-only fields (the pyahocorasick
-    automaton, the open prefixes) pickled until used: streams and the pyahocorasick engine
-    then give the answers of the freshly compiled lexicon, and it pickles again either way."""
+    """A lexicon loaded from the cache for one-shot scans leaves the stream-only fields (the
+    pyahocorasick automaton, the open prefixes) pickled until used: streams and the
+    pyahocorasick engine then give the answers of the freshly compiled lexicon, and it pickles
+    again either way. Loaded for any use (the default), nothing is left pickled."""
     files = {"custom.txt": "冰毒\n苹果手机\nabc\tmatch=word\n", "allow.txt": "冰毒检测\n"}
     src = write_lexicon(tmp_path / "lex", files)
     cache = tmp_path / "cache"
     fresh = load_lexicon([src], cache_dir=cache)
-    cached = load_lexicon([src], cache_dir=cache)
+    assert load_lexicon([src], cache_dir=cache)._c.deferred == {}
+    cached = load_lexicon([src], cache_dir=cache, one_shot=True)
     deferred = set(cached._c.deferred)
     assert deferred == {"automaton", "open_prefixes", "open_prefix_ends"}
     text = "卖冰 毒，冰毒检测，苹果\u200b手机 abc abcd"
