@@ -459,7 +459,7 @@ def whole_process(n_terms: int, text_mb: float, runs: int) -> tuple[str, dict]:
         env.pop("AIGC_GATEWAY_LEXICONS", None)
         # Python's bytecode cache, as an installed package has it (pip compiles at install):
         # with PYTHONDONTWRITEBYTECODE set (this sandbox, many containers) and a source tree
-        # without __pycache__, every run would compile the package from source (~50 ms).
+        # without __pycache__, every run would compile the package from source (~20-30 ms).
         # The warm-up runs fill it, in the temporary directory: the tree is left as it is.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = os.path.join(cache, "pycache")
