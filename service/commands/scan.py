@@ -6,7 +6,9 @@ stderr. Exit status: 0 nothing flagged, 1 something flagged, 2 error.
 The file is read in pieces of a few MiB, each scanned one-shot (``lexicons.bulk``), so any
 size runs in bounded memory at one-shot speed. The compiled lexicon and the normalisation
 tables are cached in the user cache directory (``lexicon_cache_dir``), as the service caches
-them under its data directory, so a second run loads them instead of building them.
+them under its data directory, so a second run loads them instead of building them. The process
+is tuned as a short one (``short_process``: one OpenBLAS thread, freed memory kept, no
+interpreter teardown) and loads only what one-shot scans need (``one_shot``).
 """
 
 from __future__ import annotations
