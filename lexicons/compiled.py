@@ -12,11 +12,10 @@ import os
 import pickle
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import ahocorasick
 import numpy as np
 
 from .detectors import DETECTOR_CATEGORIES, IM_KEYWORDS, URL_KEYWORDS
@@ -27,6 +26,9 @@ from .normalize import NORMALIZER_VERSION, normalize_term
 from .taxonomy import Taxonomy
 from .views import ViewSpec, build_view
 
+if TYPE_CHECKING:
+    import ahocorasick
+
 __all__ = [
     "Compiled",
     "Entry",
@@ -36,7 +38,12 @@ __all__ = [
     "store_cached",
 ]
 
-_CACHE_FORMAT = 6
+_CACHE_FORMAT = 7
+#: Fields that only streams read (and one-shot scans without daachorse): the cache keeps them
+#: pickled inside the pickle, unpickled by ``load_cached`` unless the caller defers them to
+#: their first use: a process that only makes one-shot scans (``aigc-gateway scan``) then
+#: skips half of the load time (6.5 of 13 ms, 10k terms).
+_DEFERRED = frozenset({"automaton", "open_prefixes", "open_prefix_ends"})
 
 
 class Entry(NamedTuple):
@@ -136,6 +143,48 @@ class Compiled:
     detectors: frozenset[str]  # detectors turned on
     detector_info: dict[str, tuple[str, str, str]]  # name -> (category, action, severity)
     key_trigger: frozenset[int]  # key ids of detector keywords (one-shot detector anchors)
+    # pickled values of the _DEFERRED fields not unpickled yet (their slots are unset)
+    deferred: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        state: dict[str, object] = {}
+        for name in _FIELDS:
+            if name in _DEFERRED:
+                blob = self.deferred.get(name)
+                state[name] = blob if blob is not None else _dumps(getattr(self, name))
+            else:
+                state[name] = getattr(self, name)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name in _FIELDS:
+            if name not in _DEFERRED:
+                object.__setattr__(self, name, state[name])
+        object.__setattr__(self, "deferred", {name: state[name] for name in _DEFERRED})
+
+    def __getattr__(self, name: str) -> object:
+        # called only when a slot is unset: a deferred field on its first use
+        if name not in _DEFERRED:
+            raise AttributeError(name)
+        blob = self.deferred.get(name)
+        if blob is None:  # another thread has just unpickled it
+            return object.__getattribute__(self, name)
+        value = pickle.loads(blob)
+        object.__setattr__(self, name, value)
+        self.deferred.pop(name, None)
+        return value
+
+    def load_deferred(self) -> None:
+        """Unpickle the deferred fields now (a server: not in its first stream)."""
+        for name in list(self.deferred):
+            getattr(self, name)
+
+
+_FIELDS = tuple(name for name in Compiled.__dataclass_fields__ if name != "deferred")
+
+
+def _dumps(value: object) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +233,8 @@ def compile_sources(
     ``pinyin_categories`` is accepted for callers of the old API; the loader turns it into
     the ``pinyin`` and ``initials`` folds of those categories (see ``load_lexicon``).
     """
+    import ahocorasick  # here: a process that loads a cached lexicon may never need it
+
     del pinyin_categories
     taxonomy = data.taxonomy
     entries: list[Entry] = []
@@ -319,8 +370,10 @@ def _cache_path(cache_dir: Path, version: str) -> Path:
     return cache_dir / f"lexicon-{name}-{NORMALIZER_VERSION}-v{_CACHE_FORMAT}.pickle"
 
 
-def load_cached(cache_dir: Path, version: str) -> Compiled | None:
-    """The cached compiled lexicon for ``version``, or None (missing or unreadable)."""
+def load_cached(cache_dir: Path, version: str, defer: bool = False) -> Compiled | None:
+    """The cached compiled lexicon for ``version``, or None (missing or unreadable).
+    ``defer``: leave the stream-only fields pickled until their first use (when daachorse is
+    installed: without it, one-shot scans use the pyahocorasick automaton too)."""
     path = _cache_path(cache_dir, version)
     try:
         with open(path, "rb") as fh:
@@ -337,6 +390,11 @@ def load_cached(cache_dir: Path, version: str) -> Compiled | None:
         return None
     if not isinstance(compiled, Compiled) or compiled.version != version:
         return None
+    if not defer or compiled.fast is None:
+        try:
+            compiled.load_deferred()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            return None
     return compiled
 
 

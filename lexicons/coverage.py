@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
@@ -89,6 +88,8 @@ def coverage_report(lex: Lexicon) -> CoverageReport:
 
 def export_csv(lex: Lexicon) -> str:
     """The keyword list by category as CSV (UTF-8 text with a header), for a filing."""
+    import csv  # here: scans need no CSV
+
     tax = lex.taxonomy
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -91,6 +91,7 @@ def load_lexicon(
     *,
     cache_dir: PathLike | None = None,
     pinyin_categories: Iterable[str] = (),
+    one_shot: bool = False,
 ) -> Lexicon:
     """Load and compile lexicon directories (DESIGN §3.2) into a :class:`Lexicon`.
 
@@ -100,7 +101,9 @@ def load_lexicon(
     index of jieba's dictionary for word boundaries (``wordfreq``). Opt-in folds (pinyin,
     homophones, split characters, ...) and detectors are set in each directory's ``lexicon.toml``;
     ``pinyin_categories`` (the service's setting of that name) adds the ``pinyin`` and
-    ``initials`` folds to those categories, as ``lexicon.toml`` would.
+    ``initials`` folds to those categories, as ``lexicon.toml`` would. ``one_shot``: the caller
+    makes one-shot scans (``aigc-gateway scan``), so what only streams use is left in the
+    cache's pickled form until first used, instead of being loaded now.
 
     Raises :class:`~lexicons.LexiconFormatError` (file, line, reason) for malformed files.
     """
@@ -115,7 +118,7 @@ def load_lexicon(
     tables(cache_dir)  # build (or read) the normalisation tables now, not in the first scan
     use_cache_dir(cache_dir)  # where the word-boundary index is cached (loaded on first use)
     if cache_dir is not None:
-        cached = load_cached(Path(cache_dir), version)
+        cached = load_cached(Path(cache_dir), version, defer=one_shot)
         if cached is not None:
             return Lexicon(cached)
     extra = {category: frozenset({"pinyin", "initials"}) for category in pinyin}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +84,8 @@ def read_options(directory: Path) -> LexiconOptions:
     path = directory / LEXICON_TOML
     if not path.is_file():
         return LexiconOptions({}, None)
+    import tomllib  # here: loading a cached lexicon parses no TOML
+
     raw = path.read_bytes()
     try:
         data = tomllib.loads(raw.decode("utf-8"))

@@ -169,25 +169,41 @@ def tables(cache_dir: str | os.PathLike[str] | None = None) -> Tables:
         return _tables
     path = None
     if cache_dir is not None:
-        name = f"normalize-{NORMALIZER_VERSION}-unicode{unicodedata.unidata_version}.npz"
+        name = f"normalize-{NORMALIZER_VERSION}-unicode{unicodedata.unidata_version}.bin"
         path = os.path.join(cache_dir, name)
-        try:
-            with np.load(path) as data:
-                loaded = Tables(fold=data["fold"], cls=data["cls"])
-            if loaded.fold.shape == (0x110000,) and loaded.cls.shape == (0x110000,):
-                _tables = loaded
-                return _tables
-        except (OSError, KeyError, ValueError):
-            pass
+        loaded = _read_tables(path)
+        if loaded is not None:
+            _tables = loaded
+            return _tables
     _tables = _build_tables()
     if path is not None:
         try:
-            tmp = f"{path}.{os.getpid()}.tmp.npz"
-            np.savez(tmp, fold=_tables.fold, cls=_tables.cls)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(_tables.fold.astype("<u4").tobytes())
+                fh.write(_tables.cls.tobytes())
             os.replace(tmp, path)
         except OSError:
             pass
     return _tables
+
+
+_N_CODE_POINTS = 0x110000
+
+
+def _read_tables(path: str) -> Tables | None:
+    """The tables as :func:`tables` caches them (``fold`` as little-endian uint32, then
+    ``cls``, raw: no parsing), or None when the file is missing or not that size."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if len(data) != 5 * _N_CODE_POINTS:
+        return None
+    fold = np.frombuffer(data, dtype="<u4", count=_N_CODE_POINTS)
+    cls = np.frombuffer(data, dtype=np.uint8, offset=4 * _N_CODE_POINTS)
+    return Tables(fold=fold, cls=cls)  # read-only, as built
 
 
 def _build_tables() -> Tables:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,6 +84,8 @@ def _toml_line(message: str) -> int:
 
 def load_taxonomy_file(path: Path) -> list[Category]:
     """Parse a ``categories.toml`` file; raise :class:`LexiconFormatError` when malformed."""
+    import tomllib  # here: loading a cached lexicon parses no TOML
+
     raw = path.read_bytes()
     try:
         data = tomllib.loads(raw.decode("utf-8"))

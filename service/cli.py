@@ -96,7 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _command_of(args_list)
     parser = build_parser(command or "")
     args = parser.parse_args(args_list)
-    return int(args.func(args) or 0)
+    status = int(args.func(args) or 0)
+    if argv is None and getattr(args, "exit_now", False):  # the process is ours: end it now
+        from service.commands.short_process import exit_now
+
+        exit_now(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+
+import numpy as np
 
 from lexicons import load_lexicon
+from lexicons.normalize import _read_tables, tables
+from lexicons.scanner import scan_text
 
-from .helpers import write_lexicon
+from .helpers import stream_all, write_lexicon
 
 
 def test_cache_is_written_keyed_by_version_and_reused(tmp_path):
@@ -62,3 +68,41 @@ def test_unwritable_cache_dir_does_not_fail_the_load(tmp_path):
     blocker.write_text("x")
     lex = load_lexicon([src], cache_dir=blocker / "sub")
     assert lex.scan("词一")
+
+
+def test_stream_only_fields_of_a_cached_lexicon_load_on_first_use(tmp_path):
+    """A lexicon loaded from the cache for one-shot scans leaves the stream-only fields (the
+    pyahocorasick automaton, the open prefixes) pickled until used: streams and the
+    pyahocorasick engine then give the answers of the freshly compiled lexicon, and it pickles
+    again either way. Loaded for any use (the default), nothing is left pickled."""
+    files = {"custom.txt": "冰毒\n苹果手机\nabc\tmatch=word\n", "allow.txt": "冰毒检测\n"}
+    src = write_lexicon(tmp_path / "lex", files)
+    cache = tmp_path / "cache"
+    fresh = load_lexicon([src], cache_dir=cache)
+    assert load_lexicon([src], cache_dir=cache)._c.deferred == {}
+    cached = load_lexicon([src], cache_dir=cache, one_shot=True)
+    deferred = set(cached._c.deferred)
+    assert deferred == {"automaton", "open_prefixes", "open_prefix_ends"}
+    text = "卖冰 毒，冰毒检测，苹果\u200b手机 abc abcd"
+    assert cached.scan(text) == fresh.scan(text)
+    assert set(cached._c.deferred) == deferred  # a one-shot scan needs none of them
+    again = pickle.loads(pickle.dumps(cached._c))  # not unpickled yet: pickled as they are
+    parts = [text[i : i + 3] for i in range(0, len(text), 3)]
+    assert stream_all(cached, parts) == stream_all(fresh, parts)
+    assert scan_text(cached._c, text, engine="stream") == fresh.scan(text)
+    assert cached._c.deferred == {}
+    assert scan_text(again, text, engine="stream") == fresh.scan(text)
+    assert pickle.loads(pickle.dumps(cached._c)).open_prefixes == fresh._c.open_prefixes
+
+
+def test_normalisation_tables_cache_file_round_trips(tmp_path):
+    code = "import sys\nfrom lexicons.normalize import tables\ntables(sys.argv[1])\n"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=120)
+    (path,) = tmp_path.glob("normalize-*")
+    loaded = _read_tables(str(path))
+    assert loaded is not None
+    assert np.array_equal(loaded.fold, tables().fold)
+    assert np.array_equal(loaded.cls, tables().cls)
+    assert not loaded.fold.flags.writeable and not loaded.cls.flags.writeable
+    path.write_bytes(path.read_bytes()[:-1])  # e.g. cut short by a full disk: rebuilt instead
+    assert _read_tables(str(path)) is None

@@ -153,6 +153,48 @@ def test_scan_imports_only_what_it_needs(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "[] 1", proc.stderr
 
 
+def test_scan_from_the_cache_loads_only_what_a_one_shot_scan_needs(tmp_path):
+    """With the compiled lexicon cached, ``scan`` parses no TOML, writes no CSV, leaves the
+    stream-only pyahocorasick automaton pickled, and runs no idle BLAS worker threads (numpy's
+    OpenBLAS starts one per CPU unless told otherwise; they spin for ~0.1 s of CPU)."""
+    path = tmp_path / "in.txt"
+    path.write_text("出售冰毒。" + "今天天气很好。" * 5000, encoding="utf-8")  # a one-shot piece
+    code = (
+        "import os, sys\n"
+        "from service.cli import main\n"
+        f"status = main(['scan', {str(path)!r}])\n"
+        "tasks = len(os.listdir('/proc/self/task')) if os.path.isdir('/proc/self/task') else 1\n"
+        "loaded = {'ahocorasick', 'tomllib', 'csv'} & {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(loaded), 'numpy' in sys.modules, tasks, status)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_GATEWAY_")}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env["AIGC_GATEWAY_LEXICON_CACHE_DIR"] = str(tmp_path / "cache")
+    results = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+        )
+        for _ in range(2)  # the first run compiles the lexicon into the cache
+    ]
+    assert [r.stdout.strip().splitlines()[-1] for r in results][1] == "[] True 1 1", results
+
+
+def test_scan_exits_with_its_status_and_complete_output(tmp_path):
+    """The scan process ends without the interpreter's teardown: its output must be whole."""
+    path = tmp_path / "in.txt"
+    path.write_text("卖白粉。" * 3000, encoding="utf-8")
+    proc = run_cli("scan", str(path))
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(rows) == 3000 and rows[-1]["start"] == 4 * 2999 + 1
+    assert proc.stderr.decode().startswith("flagged: 3000 match(es)")
+
+
 def test_help_lists_every_command_without_importing_them():
     code = (
         "import sys, contextlib, io\n"
