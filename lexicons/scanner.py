@@ -23,7 +23,8 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import eq, itemgetter
 
 import numpy as np
 
@@ -543,8 +544,9 @@ def _scan_short(compiled: Compiled, text: str) -> list[Match]:
     return core.advance(final=True)[0]
 
 
-def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
-    """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core)."""
+def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Match]:
+    """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core;
+    ``general``: every hit through the per-hit decision, see :func:`_build_matches`)."""
     ft = compiled.fast
     assert ft is not None
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -553,7 +555,7 @@ def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
     triggers: list[tuple[int, int]] = []
     hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le")) if codes.size else []
     if hits:
-        out, triggers = _resolve_fast(compiled, text, hits, orig, cps)
+        out, triggers = _resolve_fast(compiled, text, hits, orig, cps, general)
     if compiled.detectors:
         found = _detect_fast(compiled, text, codes, orig, triggers)
         for d in found:
@@ -562,10 +564,15 @@ def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
 
 
 def _resolve_fast(
-    compiled: Compiled, text: str, hits, orig: np.ndarray, cps: np.ndarray
+    compiled: Compiled,
+    text: str,
+    hits,
+    orig: np.ndarray,
+    cps: np.ndarray,
+    general: bool = False,
 ) -> tuple[list[Match], list[tuple[int, int]]]:
     """Matches of the daachorse hits (vectorised allow-list and ordering), and the original
-    spans of the detectors' keyword hits."""
+    spans of the detectors' keyword hits (``general``: see :func:`_build_matches`)."""
     ft = compiled.fast
     h = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
     cs, ce, kid = h[0::3], h[1::3] - 1, h[2::3]
@@ -596,7 +603,7 @@ def _resolve_fast(
     os_all = np.repeat(orig[cs], counts)
     oe_all = np.repeat(orig[ce] + 1, counts)
     klen = np.repeat(ce - cs + 1, counts)
-    order = np.lexsort((ft.entry_rank[ent], oe_all, os_all))
+    order = _span_order(os_all, oe_all, ft.entry_rank[ent], len(text), len(ft.entry_rank))
     ent, os_all, oe_all, klen = ent[order], os_all[order], oe_all[order], klen[order]
     noisy_all = oe_all - os_all > klen
     # the commonest hit across words: two characters with the writer's punctuation between
@@ -610,37 +617,88 @@ def _resolve_fast(
     if drop.any():
         keep = ~drop
         ent, os_all, oe_all, noisy_all = ent[keep], os_all[keep], oe_all[keep], noisy_all[keep]
-    special = (noisy_all | ft.entry_special[ent]).tolist()
-    noisy_all = noisy_all.tolist()
-    ent, os_all, oe_all = ent.tolist(), os_all.tolist(), oe_all.tolist()
-    entries = compiled.entries
-    terms, cats, actions, sevs = entries.columns[:4]
-    n = len(text)
-    out = []
-    append = out.append
-    new = object.__new__
-    s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
-    for e_id, os_, oe, sp, noisy in zip(ent, os_all, oe_all, special, noisy_all, strict=True):
-        if sp:
-            decided = decide(entries[e_id], text, 0, n, os_, oe, noisy)
-            if decided is None:
-                continue
-            variant, oe = decided
-            span = text[os_:oe]
-        else:
-            span = text[os_:oe]
-            variant = "exact" if span == terms[e_id] else "normalized"
-        m = new(Match)
-        s_term(m, terms[e_id])
-        s_cat(m, cats[e_id])
-        s_start(m, os_)
-        s_end(m, oe)
-        s_text(m, span)
-        s_action(m, actions[e_id])
-        s_sev(m, sevs[e_id])
-        s_var(m, variant)
-        append(m)
+    special = np.flatnonzero(noisy_all | ft.entry_special[ent]).tolist()
+    out = _build_matches(
+        compiled,
+        text,
+        ent.tolist(),
+        os_all.tolist(),
+        oe_all.tolist(),
+        special,
+        noisy_all[special].tolist() if special else [],
+        general,
+    )
     return out, triggers
+
+
+def _span_order(
+    starts: np.ndarray, ends: np.ndarray, rank: np.ndarray, n_text: int, n_rank: int
+) -> np.ndarray:
+    """The stable order of hits by (start, end, rank): ``np.lexsort`` of the three keys, as
+    one int64 key when it fits (a stable sort of one key is timsort, which is close to
+    linear here: daachorse reports hits by end, so they come nearly sorted by start)."""
+    if not starts.size:
+        return np.zeros(0, dtype=np.int64)
+    lengths = ends - starts  # >= 1
+    span = int(lengths.max()) + 1
+    if (n_text + 1) * span * max(n_rank, 1) >= 1 << 62:
+        return np.lexsort((rank, ends, starts))
+    return np.argsort((starts * span + lengths) * n_rank + rank, kind="stable")
+
+
+#: ``variant`` of a hit that needs no decision, indexed by ``span == term``.
+_PLAIN_VARIANT = ("normalized", "exact")
+
+
+def _build_matches(
+    compiled: Compiled,
+    text: str,
+    ent: list[int],
+    starts: list[int],
+    ends: list[int],
+    special: list[int],
+    noisy: list[bool],
+    general: bool = False,
+) -> list[Match]:
+    """The matches of resolved hits, in the given order: hit ``i`` is entry ``ent[i]`` at
+    ``[starts[i], ends[i])``. The hits at the indices ``special`` (``noisy``: whether each
+    holds noise) need a decision (:func:`decide`): they may be dropped or change their end
+    and variant. Every other hit is a match as it stands, built column-wise: each field is
+    gathered for all hits at once (``itemgetter``, ``map``) and set on fresh objects by the
+    slots' setters, with no per-hit bytecode. ``general``: send every hit through
+    :func:`decide` instead (the reference the tests compare the fast path with)."""
+    n = len(ent)
+    if not n:
+        return []
+    if general:
+        noisy_of = dict(zip(special, noisy, strict=True))
+        special = list(range(n))
+        noisy = [noisy_of.get(i, False) for i in special]
+    terms, cats, actions, sevs = compiled.entries.columns[:4]
+    pick = itemgetter(*ent) if n > 1 else lambda col: (col[ent[0]],)
+    m_terms = pick(terms)
+    spans = list(map(text.__getitem__, map(slice, starts, ends)))
+    variants = list(map(_PLAIN_VARIANT.__getitem__, map(eq, spans, m_terms)))
+    keep = None
+    if special:
+        entries = compiled.entries
+        total = len(text)
+        for i, noisy_i in zip(special, noisy, strict=True):
+            decided = decide(entries[ent[i]], text, 0, total, starts[i], ends[i], noisy_i)
+            if decided is None:
+                if keep is None:
+                    keep = [True] * n
+                keep[i] = False
+                continue
+            variants[i], end = decided
+            if end != ends[i]:
+                ends[i] = end
+                spans[i] = text[starts[i] : end]
+    out = list(map(_new, repeat(Match, n)))
+    columns = (m_terms, pick(cats), starts, ends, spans, pick(actions), pick(sevs), variants)
+    for setter, column in zip(_FIELD_SETTERS, columns, strict=True):
+        any(map(setter, out, column))  # each setter returns None: any() runs them all
+    return out if keep is None else list(compress(out, keep))
 
 
 def _punct_lut() -> np.ndarray:

@@ -304,6 +304,48 @@ def test_short_text_path_equals_vectorised_path(pieces):
     assert scanner_module.scan_text(compiled, text) == fast
 
 
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=40))
+def test_column_wise_matches_equal_per_hit_decisions(pieces):
+    """The vectorised path builds the matches of hits that need no decision column-wise;
+    sending every hit through the per-hit decision instead gives the same matches."""
+    from lexicons import scanner as scanner_module
+
+    pytest.importorskip("daachorse")
+    text = "".join(pieces)
+    compiled = SAMPLE._c
+    fast = scanner_module._scan_fast(compiled, text)
+    assert scanner_module._scan_fast(compiled, text, general=True) == fast
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    deny=terms_st,
+    deny2=terms_st,
+    allow=st.lists(
+        st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
+    ),
+    text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=80),
+)
+def test_column_wise_matches_equal_per_hit_decisions_any_lexicon(deny, deny2, allow, text):
+    """The same on generated lexicons: one key in two categories (several matches per hit),
+    allow-list phrases, Latin terms (word mode), noise inside spans."""
+    from lexicons import scanner as scanner_module
+
+    pytest.importorskip("daachorse")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {
+            "custom.txt": "\n".join(dict.fromkeys(deny)) + "\n",
+            "a2.other.txt": "\n".join(dict.fromkeys(deny2)) + "\n",
+        }
+        if allow:
+            files["allow.txt"] = "\n".join(allow) + "\n"
+        lex = lexicon_from(Path(tmp), files)
+    fast = scanner_module._scan_fast(lex._c, text)
+    assert scanner_module._scan_fast(lex._c, text, general=True) == fast
+    assert fast == lex.scan(text)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=20),
@@ -332,3 +374,29 @@ def test_hold_back_is_only_a_possible_term_start():
     out = scanner.feed("哈鱼")
     assert out.text == "大麻哈鱼" and out.matches == []
     assert scanner.flush().text == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=50),
+            st.integers(min_value=1, max_value=6),
+            st.integers(min_value=0, max_value=4),
+        ),
+        max_size=40,
+    )
+)
+def test_span_order_equals_lexsort(hits):
+    """The one-key sort of the vectorised path orders hits as ``np.lexsort`` of (start, end,
+    rank) does, ties included (both stable)."""
+    import numpy as np
+
+    from lexicons.scanner import _span_order
+
+    starts = np.array([s for s, _, _ in hits], dtype=np.int64)
+    ends = starts + np.array([n for _, n, _ in hits], dtype=np.int64)
+    rank = np.array([r for _, _, r in hits], dtype=np.int64)
+    got = _span_order(starts, ends, rank, 60, 5)
+    assert got.tolist() == np.lexsort((rank, ends, starts)).tolist()
+    assert _span_order(starts, ends, rank, 1 << 60, 5).tolist() == got.tolist()
