@@ -28,7 +28,7 @@ from operator import eq, itemgetter
 
 import numpy as np
 
-from .compiled import Compiled, Entry
+from .compiled import Compiled, Entry, FastTables
 from .decide import PHONETIC, decide
 from .detectors import (
     _CJK_DIGITS,
@@ -553,8 +553,8 @@ def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Mat
     codes, orig = compact_segment(text, 0, NoiseCarry(), cps)
     out: list[Match] = []
     triggers: list[tuple[int, int]] = []
-    hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le")) if codes.size else []
-    if hits:
+    hits = compact_hits(ft, codes)
+    if hits.size:
         out, triggers = _resolve_fast(compiled, text, hits, orig, cps, general)
     if compiled.detectors:
         found = _detect_fast(compiled, text, codes, orig, triggers)
@@ -563,19 +563,38 @@ def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Mat
     return out
 
 
+def compact_hits(ft: FastTables, codes: np.ndarray) -> np.ndarray:
+    """daachorse hits over the compact code points ``codes``, as an int64 array of
+    (start, end, key id) rows in compact characters, in daachorse's order (by end). A compact
+    view in the BMP is searched as UTF-16-LE bytes (hits at odd byte offsets straddle two
+    characters: dropped); one with an astral character as a ``str``."""
+    if not codes.size:
+        return np.zeros((0, 3), dtype=np.int64)
+    if int(codes.max()) < 0x10000:
+        found = ft.automaton16.find_overlapping(codes.astype(np.uint16).tobytes())
+        h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+        h = h.reshape(-1, 3)
+        h = h[(h[:, 0] & 1) == 0]
+        h[:, :2] >>= 1
+        return h
+    found = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
+    h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+    return h.reshape(-1, 3)
+
+
 def _resolve_fast(
     compiled: Compiled,
     text: str,
-    hits,
+    hits: np.ndarray,
     orig: np.ndarray,
     cps: np.ndarray,
     general: bool = False,
 ) -> tuple[list[Match], list[tuple[int, int]]]:
-    """Matches of the daachorse hits (vectorised allow-list and ordering), and the original
-    spans of the detectors' keyword hits (``general``: see :func:`_build_matches`)."""
+    """Matches of the daachorse hits (:func:`compact_hits`; vectorised allow-list and
+    ordering), and the original spans of the detectors' keyword hits (``general``: see
+    :func:`_build_matches`)."""
     ft = compiled.fast
-    h = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
-    cs, ce, kid = h[0::3], h[1::3] - 1, h[2::3]
+    cs, ce, kid = hits[:, 0], hits[:, 1] - 1, hits[:, 2]
     triggers: list[tuple[int, int]] = []
     if compiled.key_trigger:
         trig = ft.key_trigger[kid]
