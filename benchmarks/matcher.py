@@ -345,7 +345,7 @@ def stages(lex, text: str) -> dict[str, float]:
     if compiled.fast is not None:
         from lexicons.scanner import compact_hits
 
-        match, _ = best_of(lambda: compact_hits(compiled.fast, codes))
+        match, _ = best_of(lambda: compact_hits(compiled, codes))
     else:
         data = codes.tobytes().decode("utf-32-le").encode("utf-8").decode("latin-1")
         match, _ = best_of(lambda: list(compiled.automaton.iter(data)))

@@ -36,7 +36,7 @@ __all__ = [
     "store_cached",
 ]
 
-_CACHE_FORMAT = 7
+_CACHE_FORMAT = 6
 
 
 class Entry(NamedTuple):
@@ -140,13 +140,9 @@ class Compiled:
 
 @dataclass(frozen=True, slots=True)
 class FastTables:
-    """daachorse automata over the same keys (pattern id = key id) and numpy payload tables."""
+    """daachorse automaton over the same keys (pattern id = key id) and numpy payload tables."""
 
     automaton: object  # daachorse.CharwiseDoubleArrayAhoCorasick
-    # daachorse.DoubleArrayAhoCorasick over the keys as UTF-16-LE bytes: long one-shot texts
-    # whose compact view is in the BMP (the charwise one converts its text to UTF-8 and maps
-    # every byte offset back to a character offset, which costs more than the search)
-    automaton16: object
     key_allow: np.ndarray  # bool per key
     entry_rank: np.ndarray  # rank of (category, term): the order of matches at one span
     entry_special: np.ndarray  # bool per entry: match=word or a fold's key (decide.py)
@@ -168,7 +164,6 @@ def _fast_tables(
     rank[order] = np.arange(len(entries))
     return FastTables(
         automaton=daachorse.CharwiseDoubleArrayAhoCorasick(keys),
-        automaton16=daachorse.DoubleArrayAhoCorasick([k.encode("utf-16-le") for k in keys]),
         key_allow=np.array(key_allow[:n_keys], dtype=bool),
         entry_rank=rank,
         entry_special=np.array([e.word or bool(e.variant) for e in entries], dtype=bool),

@@ -28,7 +28,7 @@ from operator import eq, itemgetter
 
 import numpy as np
 
-from .compiled import Compiled, Entry, FastTables
+from .compiled import Compiled, Entry
 from .decide import PHONETIC, decide
 from .detectors import (
     _CJK_DIGITS,
@@ -150,6 +150,8 @@ STREAM_DAACHORSE = True
 SMALL_SEGMENT = 256
 #: One-shot scans of texts up to this length take the streaming core (``_scan_short``).
 SHORT_SCAN = 256
+#: Long one-shot texts are searched in blocks of this many compact characters (compact_hits).
+SEARCH_BLOCK = 16384
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
 
@@ -553,7 +555,7 @@ def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Mat
     codes, orig = compact_segment(text, 0, NoiseCarry(), cps)
     out: list[Match] = []
     triggers: list[tuple[int, int]] = []
-    hits = compact_hits(ft, codes)
+    hits = compact_hits(compiled, codes)
     if hits.size:
         out, triggers = _resolve_fast(compiled, text, hits, orig, cps, general)
     if compiled.detectors:
@@ -563,23 +565,39 @@ def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Mat
     return out
 
 
-def compact_hits(ft: FastTables, codes: np.ndarray) -> np.ndarray:
+def compact_hits(compiled: Compiled, codes: np.ndarray) -> np.ndarray:
     """daachorse hits over the compact code points ``codes``, as an int64 array of
-    (start, end, key id) rows in compact characters, in daachorse's order (by end). A compact
-    view in the BMP is searched as UTF-16-LE bytes (hits at odd byte offsets straddle two
-    characters: dropped); one with an astral character as a ``str``."""
+    (start, end, key id) rows in compact characters, in daachorse's order (by end).
+
+    A long view is searched in blocks of ``SEARCH_BLOCK`` characters, each preceded by the
+    last ``max_key_len - 1`` characters before it, keeping the hits that end in the block (as
+    the streaming core does): the charwise search converts its text to UTF-8 and fills a
+    byte-to-character offset map of 8 bytes per UTF-8 byte first, which for a whole long text
+    is tens of megabytes of fresh memory per call; per block it is reused. The state of the
+    automaton at each kept hit is the same as over the whole text (the block holds at least
+    ``max_key_len`` characters up to it), so the hits and their order are too."""
     if not codes.size:
         return np.zeros((0, 3), dtype=np.int64)
-    if int(codes.max()) < 0x10000:
-        found = ft.automaton16.find_overlapping(codes.astype(np.uint16).tobytes())
+    compact = codes.tobytes().decode("utf-32-le")
+    find = compiled.fast.automaton.find_overlapping
+    n, block = len(compact), SEARCH_BLOCK
+    if n <= block:
+        found = find(compact)
         h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
-        h = h.reshape(-1, 3)
-        h = h[(h[:, 0] & 1) == 0]
-        h[:, :2] >>= 1
-        return h
-    found = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
-    h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
-    return h.reshape(-1, 3)
+        return h.reshape(-1, 3)
+    back = max(compiled.max_key_len - 1, 0)
+    parts = []
+    for a in range(0, n, block):
+        lo = max(0, a - back)
+        found = find(compact[lo : a + block])
+        if found:
+            h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+            h = h.reshape(-1, 3)
+            if lo < a:
+                h = h[h[:, 1] > a - lo]
+            h[:, :2] += lo
+            parts.append(h)
+    return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
 
 
 def _resolve_fast(

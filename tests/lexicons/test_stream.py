@@ -403,35 +403,37 @@ def test_span_order_equals_lexsort(hits):
 
 
 @settings(max_examples=200, deadline=None)
-@given(pieces=st.lists(st.sampled_from([*SAMPLE_PIECES, "𠀀", "冰𠀀毒", "丁"]), max_size=30))
-def test_utf16_search_equals_charwise_search(pieces):
-    """Long one-shot texts are searched as UTF-16-LE bytes when their compact view is in the
-    BMP (a hit at an odd byte offset straddles two characters and is dropped), else as a
-    string: both give the charwise automaton's hits, in its order."""
-    import numpy as np
-
+@given(
+    pieces=st.lists(st.sampled_from([*SAMPLE_PIECES, "𠀀", "冰𠀀毒"]), max_size=40),
+    block=st.integers(min_value=1, max_value=12),
+)
+def test_search_in_blocks_equals_one_search(pieces, block):
+    """Long one-shot texts are searched in blocks, each preceded by the last max_key_len - 1
+    characters before it: the same hits in the same order as one search over the whole
+    compact view."""
+    from lexicons import scanner as scanner_module
     from lexicons.normalize import NoiseCarry, compact_segment
-    from lexicons.scanner import compact_hits
 
     pytest.importorskip("daachorse")
-    ft = SAMPLE._c.fast
+    compiled = SAMPLE._c
     codes, _ = compact_segment("".join(pieces), 0, NoiseCarry())
-    expected = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
-    assert compact_hits(ft, codes).tolist() == [list(h) for h in expected]
-    if codes.size:
-        bmp = codes[codes < 0x10000]
-        expected = ft.automaton.find_overlapping(bmp.tobytes().decode("utf-32-le"))
-        assert compact_hits(ft, bmp).tolist() == [list(h) for h in expected]
-    assert np.asarray(compact_hits(ft, codes)).dtype == np.int64
+    whole = compiled.fast.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
+    saved = scanner_module.SEARCH_BLOCK
+    scanner_module.SEARCH_BLOCK = block
+    try:
+        got = scanner_module.compact_hits(compiled, codes)
+    finally:
+        scanner_module.SEARCH_BLOCK = saved
+    assert got.tolist() == [list(h) for h in whole]
 
 
 def test_astral_characters_in_terms_and_text(tmp_path):
-    """A term with a character outside the BMP (CJK extension B) is found by every engine:
-    the one-shot search falls back from UTF-16 bytes to the charwise automaton."""
+    """A term with a character outside the BMP (CJK extension B) is found by every engine,
+    the one-shot search in blocks included."""
     from lexicons.scanner import scan_text
 
     lex = lexicon_from(tmp_path, {"custom.txt": "𠀀冰\n冰毒\n"})
-    text = ("卖𠀀冰毒的人，" * 60) + "冰 毒"
+    text = ("卖𠀀冰毒的人，" * 4000) + "冰 毒"
     full = lex.scan(text)
     assert [m.term for m in full[:2]] == ["𠀀冰", "冰毒"]
     assert full == scan_text(lex._c, text, engine="stream")
