@@ -152,6 +152,8 @@ SMALL_SEGMENT = 256
 SHORT_SCAN = 256
 #: Long one-shot texts are searched in blocks of this many compact characters (compact_hits).
 SEARCH_BLOCK = 16384
+#: One-shot scans build the matches of this many hits or more column-wise (_build_matches).
+COLUMN_WISE_MIN = 16
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
 
@@ -702,7 +704,8 @@ def _build_matches(
     holds noise) need a decision (:func:`decide`): they may be dropped or change their end
     and variant. Every other hit is a match as it stands, built column-wise: each field is
     gathered for all hits at once (``itemgetter``, ``map``) and set on fresh objects by the
-    slots' setters, with no per-hit bytecode. ``general``: send every hit through
+    slots' setters, with no per-hit bytecode (below ``COLUMN_WISE_MIN`` hits the set-up costs
+    more than it saves: :func:`_build_per_hit`). ``general``: send every hit through
     :func:`decide` instead (the reference the tests compare the fast path with)."""
     n = len(ent)
     if not n:
@@ -712,6 +715,9 @@ def _build_matches(
         special = list(range(n))
         noisy = [noisy_of.get(i, False) for i in special]
     terms, cats, actions, sevs = compiled.entries.columns[:4]
+    if n < COLUMN_WISE_MIN and not general:
+        noisy_of = dict(zip(special, noisy, strict=True))
+        return _build_per_hit(compiled, text, ent, starts, ends, noisy_of)
     pick = itemgetter(*ent) if n > 1 else lambda col: (col[ent[0]],)
     m_terms = pick(terms)
     spans = list(map(text.__getitem__, map(slice, starts, ends)))
@@ -736,6 +742,45 @@ def _build_matches(
     for setter, column in zip(_FIELD_SETTERS, columns, strict=True):
         any(map(setter, out, column))  # each setter returns None: any() runs them all
     return out if keep is None else list(compress(out, keep))
+
+
+def _build_per_hit(
+    compiled: Compiled,
+    text: str,
+    ent: list[int],
+    starts: list[int],
+    ends: list[int],
+    noisy_of: dict[int, bool],
+) -> list[Match]:
+    """:func:`_build_matches` one hit at a time (``noisy_of``: the hits that need a decision,
+    with whether each holds noise): for a few hits, cheaper than the column-wise set-up."""
+    entries = compiled.entries
+    terms, cats, actions, sevs = entries.columns[:4]
+    total = len(text)
+    out = []
+    s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
+    for i, (e_id, start, end) in enumerate(zip(ent, starts, ends, strict=True)):
+        noisy = noisy_of.get(i)
+        if noisy is not None:
+            decided = decide(entries[e_id], text, 0, total, start, end, noisy)
+            if decided is None:
+                continue
+            variant, end = decided
+            span = text[start:end]
+        else:
+            span = text[start:end]
+            variant = _PLAIN_VARIANT[span == terms[e_id]]
+        m = _new(Match)
+        s_term(m, terms[e_id])
+        s_cat(m, cats[e_id])
+        s_start(m, start)
+        s_end(m, end)
+        s_text(m, span)
+        s_action(m, actions[e_id])
+        s_sev(m, sevs[e_id])
+        s_var(m, variant)
+        out.append(m)
+    return out
 
 
 def _punct_lut() -> np.ndarray:

@@ -307,15 +307,33 @@ def test_short_text_path_equals_vectorised_path(pieces):
 @settings(max_examples=300, deadline=None)
 @given(pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=40))
 def test_column_wise_matches_equal_per_hit_decisions(pieces):
-    """The vectorised path builds the matches of hits that need no decision column-wise;
-    sending every hit through the per-hit decision instead gives the same matches."""
+    """The vectorised path builds the matches of hits that need no decision column-wise (or,
+    for a few hits, one at a time); sending every hit through the per-hit decision instead
+    gives the same matches."""
     from lexicons import scanner as scanner_module
 
     pytest.importorskip("daachorse")
     text = "".join(pieces)
     compiled = SAMPLE._c
-    fast = scanner_module._scan_fast(compiled, text)
+    fast = _scan_fast_both_ways(compiled, text)
     assert scanner_module._scan_fast(compiled, text, general=True) == fast
+
+
+def _scan_fast_both_ways(compiled, text: str):
+    """``_scan_fast`` with the matches built column-wise and one hit at a time (a few hits
+    take the latter): both must agree."""
+    from lexicons import scanner as scanner_module
+
+    saved = scanner_module.COLUMN_WISE_MIN
+    try:
+        scanner_module.COLUMN_WISE_MIN = 0
+        column_wise = scanner_module._scan_fast(compiled, text)
+        scanner_module.COLUMN_WISE_MIN = 1 << 30
+        per_hit = scanner_module._scan_fast(compiled, text)
+    finally:
+        scanner_module.COLUMN_WISE_MIN = saved
+    assert column_wise == per_hit
+    return column_wise
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -341,7 +359,7 @@ def test_column_wise_matches_equal_per_hit_decisions_any_lexicon(deny, deny2, al
         if allow:
             files["allow.txt"] = "\n".join(allow) + "\n"
         lex = lexicon_from(Path(tmp), files)
-    fast = scanner_module._scan_fast(lex._c, text)
+    fast = _scan_fast_both_ways(lex._c, text)
     assert scanner_module._scan_fast(lex._c, text, general=True) == fast
     assert fast == lex.scan(text)
 
