@@ -154,6 +154,8 @@ SHORT_SCAN = 256
 SEARCH_BLOCK = 16384
 #: One-shot scans build the matches of this many hits or more column-wise (_build_matches).
 COLUMN_WISE_MIN = 16
+#: ... and sort this many hits or more by one int64 key (_span_order).
+ONE_KEY_SORT_MIN = 256
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
 
@@ -676,8 +678,8 @@ def _span_order(
     """The stable order of hits by (start, end, rank): ``np.lexsort`` of the three keys, as
     one int64 key when it fits (a stable sort of one key is timsort, which is close to
     linear here: daachorse reports hits by end, so they come nearly sorted by start)."""
-    if not starts.size:
-        return np.zeros(0, dtype=np.int64)
+    if starts.size < max(ONE_KEY_SORT_MIN, 1):
+        return np.lexsort((rank, ends, starts))  # a few hits: fewer numpy calls
     lengths = ends - starts  # >= 1
     span = int(lengths.max()) + 1
     if (n_text + 1) * span * max(n_rank, 1) >= 1 << 62:
