@@ -343,11 +343,12 @@ def stages(lex, text: str) -> dict[str, float]:
 
     compiled = lex._c
     norm, (codes, _orig) = best_of(lambda: compact_segment(text, 0, NoiseCarry()))
-    compact = codes.tobytes().decode("utf-32-le")
     if compiled.fast is not None:
-        match, _ = best_of(lambda: compiled.fast.automaton.find_overlapping(compact))
+        from lexicons.scanner import compact_hits
+
+        match, _ = best_of(lambda: compact_hits(compiled, codes))
     else:
-        data = compact.encode("utf-8").decode("latin-1")
+        data = codes.tobytes().decode("utf-32-le").encode("utf-8").decode("latin-1")
         match, _ = best_of(lambda: list(compiled.automaton.iter(data)))
     total, _ = best_of(lambda: lex.scan(text))
     return {

@@ -23,7 +23,8 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import eq, itemgetter
 
 import numpy as np
 
@@ -149,6 +150,12 @@ STREAM_DAACHORSE = True
 SMALL_SEGMENT = 256
 #: One-shot scans of texts up to this length take the streaming core (``_scan_short``).
 SHORT_SCAN = 256
+#: Long one-shot texts are searched in blocks of this many compact characters (compact_hits).
+SEARCH_BLOCK = 16384
+#: One-shot scans build the matches of this many hits or more column-wise (_build_matches).
+COLUMN_WISE_MIN = 16
+#: ... and sort this many hits or more by one int64 key (_span_order).
+ONE_KEY_SORT_MIN = 256
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
 
@@ -543,17 +550,18 @@ def _scan_short(compiled: Compiled, text: str) -> list[Match]:
     return core.advance(final=True)[0]
 
 
-def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
-    """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core)."""
+def _scan_fast(compiled: Compiled, text: str, general: bool = False) -> list[Match]:
+    """One-shot scan with daachorse and vectorised hit resolution (same semantics as _Core;
+    ``general``: every hit through the per-hit decision, see :func:`_build_matches`)."""
     ft = compiled.fast
     assert ft is not None
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     codes, orig = compact_segment(text, 0, NoiseCarry(), cps)
     out: list[Match] = []
     triggers: list[tuple[int, int]] = []
-    hits = ft.automaton.find_overlapping(codes.tobytes().decode("utf-32-le")) if codes.size else []
-    if hits:
-        out, triggers = _resolve_fast(compiled, text, hits, orig, cps)
+    hits = compact_hits(compiled, codes)
+    if hits.size:
+        out, triggers = _resolve_fast(compiled, text, hits, orig, cps, general)
     if compiled.detectors:
         found = _detect_fast(compiled, text, codes, orig, triggers)
         for d in found:
@@ -561,14 +569,54 @@ def _scan_fast(compiled: Compiled, text: str) -> list[Match]:
     return out
 
 
+def compact_hits(compiled: Compiled, codes: np.ndarray) -> np.ndarray:
+    """daachorse hits over the compact code points ``codes``, as an int64 array of
+    (start, end, key id) rows in compact characters, in daachorse's order (by end).
+
+    A long view is searched in blocks of ``SEARCH_BLOCK`` characters, each preceded by the
+    last ``max_key_len - 1`` characters before it, keeping the hits that end in the block (as
+    the streaming core does): the charwise search converts its text to UTF-8 and fills a
+    byte-to-character offset map of 8 bytes per UTF-8 byte first, which for a whole long text
+    is tens of megabytes of fresh memory per call; per block it is reused. The state of the
+    automaton at each kept hit is the same as over the whole text (the block holds at least
+    ``max_key_len`` characters up to it), so the hits and their order are too."""
+    if not codes.size:
+        return np.zeros((0, 3), dtype=np.int64)
+    compact = codes.tobytes().decode("utf-32-le")
+    find = compiled.fast.automaton.find_overlapping
+    n, block = len(compact), SEARCH_BLOCK
+    if n <= block:
+        found = find(compact)
+        h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+        return h.reshape(-1, 3)
+    back = max(compiled.max_key_len - 1, 0)
+    parts = []
+    for a in range(0, n, block):
+        lo = max(0, a - back)
+        found = find(compact[lo : a + block])
+        if found:
+            h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+            h = h.reshape(-1, 3)
+            if lo < a:
+                h = h[h[:, 1] > a - lo]
+            h[:, :2] += lo
+            parts.append(h)
+    return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+
+
 def _resolve_fast(
-    compiled: Compiled, text: str, hits, orig: np.ndarray, cps: np.ndarray
+    compiled: Compiled,
+    text: str,
+    hits: np.ndarray,
+    orig: np.ndarray,
+    cps: np.ndarray,
+    general: bool = False,
 ) -> tuple[list[Match], list[tuple[int, int]]]:
-    """Matches of the daachorse hits (vectorised allow-list and ordering), and the original
-    spans of the detectors' keyword hits."""
+    """Matches of the daachorse hits (:func:`compact_hits`; vectorised allow-list and
+    ordering), and the original spans of the detectors' keyword hits (``general``: see
+    :func:`_build_matches`)."""
     ft = compiled.fast
-    h = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
-    cs, ce, kid = h[0::3], h[1::3] - 1, h[2::3]
+    cs, ce, kid = hits[:, 0], hits[:, 1] - 1, hits[:, 2]
     triggers: list[tuple[int, int]] = []
     if compiled.key_trigger:
         trig = ft.key_trigger[kid]
@@ -596,7 +644,7 @@ def _resolve_fast(
     os_all = np.repeat(orig[cs], counts)
     oe_all = np.repeat(orig[ce] + 1, counts)
     klen = np.repeat(ce - cs + 1, counts)
-    order = np.lexsort((ft.entry_rank[ent], oe_all, os_all))
+    order = _span_order(os_all, oe_all, ft.entry_rank[ent], len(text), len(ft.entry_rank))
     ent, os_all, oe_all, klen = ent[order], os_all[order], oe_all[order], klen[order]
     noisy_all = oe_all - os_all > klen
     # the commonest hit across words: two characters with the writer's punctuation between
@@ -610,37 +658,131 @@ def _resolve_fast(
     if drop.any():
         keep = ~drop
         ent, os_all, oe_all, noisy_all = ent[keep], os_all[keep], oe_all[keep], noisy_all[keep]
-    special = (noisy_all | ft.entry_special[ent]).tolist()
-    noisy_all = noisy_all.tolist()
-    ent, os_all, oe_all = ent.tolist(), os_all.tolist(), oe_all.tolist()
+    special = np.flatnonzero(noisy_all | ft.entry_special[ent]).tolist()
+    out = _build_matches(
+        compiled,
+        text,
+        ent.tolist(),
+        os_all.tolist(),
+        oe_all.tolist(),
+        special,
+        noisy_all[special].tolist() if special else [],
+        general,
+    )
+    return out, triggers
+
+
+def _span_order(
+    starts: np.ndarray, ends: np.ndarray, rank: np.ndarray, n_text: int, n_rank: int
+) -> np.ndarray:
+    """The stable order of hits by (start, end, rank): ``np.lexsort`` of the three keys, as
+    one int64 key when it fits (a stable sort of one key is timsort, which is close to
+    linear here: daachorse reports hits by end, so they come nearly sorted by start)."""
+    if starts.size < max(ONE_KEY_SORT_MIN, 1):
+        return np.lexsort((rank, ends, starts))  # a few hits: fewer numpy calls
+    lengths = ends - starts  # >= 1
+    span = int(lengths.max()) + 1
+    if (n_text + 1) * span * max(n_rank, 1) >= 1 << 62:
+        return np.lexsort((rank, ends, starts))
+    return np.argsort((starts * span + lengths) * n_rank + rank, kind="stable")
+
+
+#: ``variant`` of a hit that needs no decision, indexed by ``span == term``.
+_PLAIN_VARIANT = ("normalized", "exact")
+
+
+def _build_matches(
+    compiled: Compiled,
+    text: str,
+    ent: list[int],
+    starts: list[int],
+    ends: list[int],
+    special: list[int],
+    noisy: list[bool],
+    general: bool = False,
+) -> list[Match]:
+    """The matches of resolved hits, in the given order: hit ``i`` is entry ``ent[i]`` at
+    ``[starts[i], ends[i])``. The hits at the indices ``special`` (``noisy``: whether each
+    holds noise) need a decision (:func:`decide`): they may be dropped or change their end
+    and variant. Every other hit is a match as it stands, built column-wise: each field is
+    gathered for all hits at once (``itemgetter``, ``map``) and set on fresh objects by the
+    slots' setters, with no per-hit bytecode (below ``COLUMN_WISE_MIN`` hits the set-up costs
+    more than it saves: :func:`_build_per_hit`). ``general``: send every hit through
+    :func:`decide` instead (the reference the tests compare the fast path with)."""
+    n = len(ent)
+    if not n:
+        return []
+    if general:
+        noisy_of = dict(zip(special, noisy, strict=True))
+        special = list(range(n))
+        noisy = [noisy_of.get(i, False) for i in special]
+    terms, cats, actions, sevs = compiled.entries.columns[:4]
+    if n < COLUMN_WISE_MIN and not general:
+        noisy_of = dict(zip(special, noisy, strict=True))
+        return _build_per_hit(compiled, text, ent, starts, ends, noisy_of)
+    pick = itemgetter(*ent) if n > 1 else lambda col: (col[ent[0]],)
+    m_terms = pick(terms)
+    spans = list(map(text.__getitem__, map(slice, starts, ends)))
+    variants = list(map(_PLAIN_VARIANT.__getitem__, map(eq, spans, m_terms)))
+    keep = None
+    if special:
+        entries = compiled.entries
+        total = len(text)
+        for i, noisy_i in zip(special, noisy, strict=True):
+            decided = decide(entries[ent[i]], text, 0, total, starts[i], ends[i], noisy_i)
+            if decided is None:
+                if keep is None:
+                    keep = [True] * n
+                keep[i] = False
+                continue
+            variants[i], end = decided
+            if end != ends[i]:
+                ends[i] = end
+                spans[i] = text[starts[i] : end]
+    out = list(map(_new, repeat(Match, n)))
+    columns = (m_terms, pick(cats), starts, ends, spans, pick(actions), pick(sevs), variants)
+    for setter, column in zip(_FIELD_SETTERS, columns, strict=True):
+        any(map(setter, out, column))  # each setter returns None: any() runs them all
+    return out if keep is None else list(compress(out, keep))
+
+
+def _build_per_hit(
+    compiled: Compiled,
+    text: str,
+    ent: list[int],
+    starts: list[int],
+    ends: list[int],
+    noisy_of: dict[int, bool],
+) -> list[Match]:
+    """:func:`_build_matches` one hit at a time (``noisy_of``: the hits that need a decision,
+    with whether each holds noise): for a few hits, cheaper than the column-wise set-up."""
     entries = compiled.entries
     terms, cats, actions, sevs = entries.columns[:4]
-    n = len(text)
+    total = len(text)
     out = []
-    append = out.append
-    new = object.__new__
     s_term, s_cat, s_start, s_end, s_text, s_action, s_sev, s_var = _FIELD_SETTERS
-    for e_id, os_, oe, sp, noisy in zip(ent, os_all, oe_all, special, noisy_all, strict=True):
-        if sp:
-            decided = decide(entries[e_id], text, 0, n, os_, oe, noisy)
+    for i, (e_id, start, end) in enumerate(zip(ent, starts, ends, strict=True)):
+        noisy = noisy_of.get(i)
+        if noisy is not None:
+            decided = decide(entries[e_id], text, 0, total, start, end, noisy)
             if decided is None:
                 continue
-            variant, oe = decided
-            span = text[os_:oe]
+            variant, end = decided
+            span = text[start:end]
         else:
-            span = text[os_:oe]
-            variant = "exact" if span == terms[e_id] else "normalized"
-        m = new(Match)
+            span = text[start:end]
+            variant = _PLAIN_VARIANT[span == terms[e_id]]
+        m = _new(Match)
         s_term(m, terms[e_id])
         s_cat(m, cats[e_id])
-        s_start(m, os_)
-        s_end(m, oe)
+        s_start(m, start)
+        s_end(m, end)
         s_text(m, span)
         s_action(m, actions[e_id])
         s_sev(m, sevs[e_id])
         s_var(m, variant)
-        append(m)
-    return out, triggers
+        out.append(m)
+    return out
 
 
 def _punct_lut() -> np.ndarray:

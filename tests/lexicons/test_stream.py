@@ -304,6 +304,66 @@ def test_short_text_path_equals_vectorised_path(pieces):
     assert scanner_module.scan_text(compiled, text) == fast
 
 
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=40))
+def test_column_wise_matches_equal_per_hit_decisions(pieces):
+    """The vectorised path builds the matches of hits that need no decision column-wise (or,
+    for a few hits, one at a time); sending every hit through the per-hit decision instead
+    gives the same matches."""
+    from lexicons import scanner as scanner_module
+
+    pytest.importorskip("daachorse")
+    text = "".join(pieces)
+    compiled = SAMPLE._c
+    fast = _scan_fast_both_ways(compiled, text)
+    assert scanner_module._scan_fast(compiled, text, general=True) == fast
+
+
+def _scan_fast_both_ways(compiled, text: str):
+    """``_scan_fast`` with the matches built column-wise and one hit at a time (a few hits
+    take the latter): both must agree."""
+    from lexicons import scanner as scanner_module
+
+    saved = scanner_module.COLUMN_WISE_MIN
+    try:
+        scanner_module.COLUMN_WISE_MIN = 0
+        column_wise = scanner_module._scan_fast(compiled, text)
+        scanner_module.COLUMN_WISE_MIN = 1 << 30
+        per_hit = scanner_module._scan_fast(compiled, text)
+    finally:
+        scanner_module.COLUMN_WISE_MIN = saved
+    assert column_wise == per_hit
+    return column_wise
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    deny=terms_st,
+    deny2=terms_st,
+    allow=st.lists(
+        st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
+    ),
+    text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=80),
+)
+def test_column_wise_matches_equal_per_hit_decisions_any_lexicon(deny, deny2, allow, text):
+    """The same on generated lexicons: one key in two categories (several matches per hit),
+    allow-list phrases, Latin terms (word mode), noise inside spans."""
+    from lexicons import scanner as scanner_module
+
+    pytest.importorskip("daachorse")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {
+            "custom.txt": "\n".join(dict.fromkeys(deny)) + "\n",
+            "a2.other.txt": "\n".join(dict.fromkeys(deny2)) + "\n",
+        }
+        if allow:
+            files["allow.txt"] = "\n".join(allow) + "\n"
+        lex = lexicon_from(Path(tmp), files)
+    fast = _scan_fast_both_ways(lex._c, text)
+    assert scanner_module._scan_fast(lex._c, text, general=True) == fast
+    assert fast == lex.scan(text)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     pieces=st.lists(st.sampled_from(SAMPLE_PIECES), max_size=20),
@@ -332,3 +392,75 @@ def test_hold_back_is_only_a_possible_term_start():
     out = scanner.feed("哈鱼")
     assert out.text == "大麻哈鱼" and out.matches == []
     assert scanner.flush().text == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=50),
+            st.integers(min_value=1, max_value=6),
+            st.integers(min_value=0, max_value=4),
+        ),
+        max_size=40,
+    )
+)
+def test_span_order_equals_lexsort(hits):
+    """The one-key sort of the vectorised path orders hits as ``np.lexsort`` of (start, end,
+    rank) does, ties included (both stable)."""
+    import numpy as np
+
+    from lexicons import scanner as scanner_module
+
+    starts = np.array([s for s, _, _ in hits], dtype=np.int64)
+    ends = starts + np.array([n for _, n, _ in hits], dtype=np.int64)
+    rank = np.array([r for _, _, r in hits], dtype=np.int64)
+    expected = np.lexsort((rank, ends, starts)).tolist()
+    saved = scanner_module.ONE_KEY_SORT_MIN
+    scanner_module.ONE_KEY_SORT_MIN = 0
+    try:
+        assert scanner_module._span_order(starts, ends, rank, 60, 5).tolist() == expected
+        assert scanner_module._span_order(starts, ends, rank, 1 << 60, 5).tolist() == expected
+    finally:
+        scanner_module.ONE_KEY_SORT_MIN = saved
+    assert scanner_module._span_order(starts, ends, rank, 60, 5).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from([*SAMPLE_PIECES, "𠀀", "冰𠀀毒"]), max_size=40),
+    block=st.integers(min_value=1, max_value=12),
+)
+def test_search_in_blocks_equals_one_search(pieces, block):
+    """Long one-shot texts are searched in blocks, each preceded by the last max_key_len - 1
+    characters before it: the same hits in the same order as one search over the whole
+    compact view."""
+    from lexicons import scanner as scanner_module
+    from lexicons.normalize import NoiseCarry, compact_segment
+
+    pytest.importorskip("daachorse")
+    compiled = SAMPLE._c
+    codes, _ = compact_segment("".join(pieces), 0, NoiseCarry())
+    whole = compiled.fast.automaton.find_overlapping(codes.tobytes().decode("utf-32-le"))
+    saved = scanner_module.SEARCH_BLOCK
+    scanner_module.SEARCH_BLOCK = block
+    try:
+        got = scanner_module.compact_hits(compiled, codes)
+    finally:
+        scanner_module.SEARCH_BLOCK = saved
+    assert got.tolist() == [list(h) for h in whole]
+
+
+def test_astral_characters_in_terms_and_text(tmp_path):
+    """A term with a character outside the BMP (CJK extension B) is found by every engine,
+    the one-shot search in blocks included."""
+    from lexicons.scanner import scan_text
+
+    lex = lexicon_from(tmp_path, {"custom.txt": "𠀀冰\n冰毒\n"})
+    text = ("卖𠀀冰毒的人，" * 4000) + "冰 毒"
+    full = lex.scan(text)
+    assert [m.term for m in full[:2]] == ["𠀀冰", "冰毒"]
+    assert full == scan_text(lex._c, text, engine="stream")
+    assert lex.scan(text.replace("𠀀", "")) == scan_text(
+        lex._c, text.replace("𠀀", ""), engine="stream"
+    )
