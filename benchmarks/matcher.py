@@ -378,7 +378,7 @@ def render(rows, extra, n_chars: int) -> str:
     lines += [
         "",
         "| terms | cached load s | RSS MB per 100k terms | 2,000-char prompt p50 ms "
-        "| p99 ms (1,000 prompts, best of 3 passes each) "
+        "| p99 ms (400 prompts, best of 3 passes each) "
         "| streaming time / one-shot time |",
         "|---:|---:|---:|---:|---:|---:|",
     ]

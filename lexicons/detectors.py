@@ -318,6 +318,10 @@ def _classify_number(digits: str) -> str | None:
 
 #: Most digits of a number a detector reports (bank cards: 19; 0086 + a mobile: 15).
 _MAX_DIGITS = 19
+#: The lengths ``_classify_number`` can accept (landlines 10-12, mobiles 11/13/15, bank cards
+#: 16-19, resident ids 18): other candidates are skipped unjoined, which matters in long runs
+#: of numbers (statistics tables), where each start would otherwise try several lengths.
+_NUMBER_LENGTHS = frozenset({10, 11, 12, 13, 15, 16, 17, 18, 19})
 
 
 def _numbers(folded: str) -> list[tuple[int, int, str]]:
@@ -339,6 +343,10 @@ def _numbers(folded: str) -> list[tuple[int, int, str]]:
                 digits += lengths[j]
                 j += 1
             for k in range(j, i, -1):  # longest first
+                if k < j:
+                    digits -= lengths[k]
+                if digits not in _NUMBER_LENGTHS:  # (the separators between parts are _SEP)
+                    continue
                 a, b = parts[i][0], parts[k - 1][1]
                 name = _classify_number(_SEP.sub("", folded[a:b]))
                 if name is not None:

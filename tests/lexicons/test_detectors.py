@@ -267,3 +267,24 @@ def test_the_quick_piece_classes_are_the_reference_classes() -> None:
     ]
     for reference, points in pairs:
         assert re.findall(_fast_class(points), every) == re.findall(reference, every)
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=1, max_size=22),
+        st.text(alphabet="0123456789", min_size=17, max_size=17).map(lambda d: d + "x"),
+        # numbers of each kind, so that accepted lengths are exercised, not only rejected ones
+        st.sampled_from(["1", "861", "00861", "4", "400", "010", "0755", "62"]).flatmap(
+            lambda head: st.text(alphabet="0123456789", min_size=6, max_size=18).map(
+                lambda tail: head + tail
+            )
+        ),
+    )
+)
+def test_numbers_of_other_lengths_are_never_classified(digits: str) -> None:
+    """``_numbers`` skips candidates whose length is not in ``_NUMBER_LENGTHS`` without
+    classifying them: that is only right if the classifier accepts no other length."""
+    from lexicons.detectors import _NUMBER_LENGTHS, _classify_number
+
+    if _classify_number(digits) is not None:
+        assert len(digits) in _NUMBER_LENGTHS
