@@ -243,15 +243,16 @@ def naive_scan(deny: list[tuple[str, str]], allow: list[str], text: str):
 terms_st = st.lists(
     st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=1, max_size=4), min_size=1, max_size=6
 )
+allow_st = st.lists(
+    st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     deny=terms_st,
     deny2=terms_st,
-    allow=st.lists(
-        st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
-    ),
+    allow=allow_st,
     text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=60),
     cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=8),
 )
@@ -340,9 +341,7 @@ def _scan_fast_both_ways(compiled, text: str):
 @given(
     deny=terms_st,
     deny2=terms_st,
-    allow=st.lists(
-        st.text(alphabet=st.sampled_from(TERM_CHARS), min_size=2, max_size=5), max_size=3
-    ),
+    allow=allow_st,
     text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=80),
 )
 def test_column_wise_matches_equal_per_hit_decisions_any_lexicon(deny, deny2, allow, text):
