@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from lexicons import Lexicon, Match, load_lexicon
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(
+    code: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in a fresh interpreter from the repository root (what a process
+    imports, caches or prints), its output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def write_lexicon(root: Path, files: dict[str, str]) -> Path:

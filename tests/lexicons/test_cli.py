@@ -8,13 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from service.cli import main
 
-from .helpers import write_lexicon
-
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import ROOT, run_python, write_lexicon
 
 
 def run_cli(*args: str, stdin: bytes | None = None, env: dict | None = None):
@@ -147,9 +144,7 @@ def test_scan_imports_only_what_it_needs(tmp_path):
         "'pydantic_settings', 'jieba', 'opencc', 'pypinyin', 'labelers', 'benchmarks'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}), status)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    proc = run_python(code, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "[] 1", proc.stderr
 
 
@@ -170,18 +165,9 @@ def test_scan_from_the_cache_loads_only_what_a_one_shot_scan_needs(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_GATEWAY_")}
     env.pop("OPENBLAS_NUM_THREADS", None)
     env["AIGC_GATEWAY_LEXICON_CACHE_DIR"] = str(tmp_path / "cache")
-    results = [
-        subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=120,
-        )
-        for _ in range(2)  # the first run compiles the lexicon into the cache
-    ]
-    assert [r.stdout.strip().splitlines()[-1] for r in results][1] == "[] True 1 1", results
+    run_python(code, env)  # the first run compiles the lexicon into the cache
+    cached = run_python(code, env)
+    assert cached.stdout.strip().splitlines()[-1] == "[] True 1 1", cached
 
 
 def test_scan_exits_with_its_status_and_complete_output(tmp_path):
@@ -206,9 +192,7 @@ def test_help_lists_every_command_without_importing_them():
         "print(sorted(m for m in sys.modules if m.startswith(('service.commands', 'lexicons'))))\n"
         "print(buf.getvalue())\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    proc = run_python(code, timeout=60)
     first, *help_text = proc.stdout.splitlines()
     assert first == "[]"
     for command in ("serve", "scan", "lexicon", "label", "inspect", "records", "bench"):

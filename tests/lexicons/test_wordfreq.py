@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jieba
@@ -20,7 +18,8 @@ from lexicons import wordfreq
 from lexicons.audit import _search_spans
 from lexicons.wordseg import cut, log10_frequency, on_word_boundaries, tokens_between
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import run_python
+
 CORPUS = Path.home() / ".cache" / "aigc-gateway" / "bench" / "people_daily_199801.txt"
 
 
@@ -239,14 +238,7 @@ def test_scan_needing_word_boundaries_does_not_import_jieba(tmp_path):
     )
     env = {**os.environ, "AIGC_GATEWAY_LEXICON_CACHE_DIR": str(tmp_path / "cache")}
     for _ in range(2):  # the first run builds the cache, the second loads it
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=120,
-        )
+        proc = run_python(code, env)
         *matches, last = proc.stdout.strip().splitlines()
         assert last == "True False 1", proc.stderr
         assert [m for m in matches if '"远离"' in m] == []
@@ -266,8 +258,6 @@ def test_gateway_warm_up_parses_the_whole_index_without_jieba(tmp_path):
         "index = wordfreq.index()\n"
         "print('jieba' in sys.modules, len(index._groups) == len(index._firsts))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    proc = run_python(code)
     assert proc.stdout.strip() == "False True", proc.stderr
     assert wordfreq.cache_path(tmp_path).exists()
