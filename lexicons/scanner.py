@@ -586,22 +586,25 @@ def compact_hits(compiled: Compiled, codes: np.ndarray) -> np.ndarray:
     find = compiled.fast.automaton.find_overlapping
     n, block = len(compact), SEARCH_BLOCK
     if n <= block:
-        found = find(compact)
-        h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
-        return h.reshape(-1, 3)
+        return _hit_rows(find(compact))
     back = max(compiled.max_key_len - 1, 0)
     parts = []
     for a in range(0, n, block):
         lo = max(0, a - back)
         found = find(compact[lo : a + block])
         if found:
-            h = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
-            h = h.reshape(-1, 3)
+            h = _hit_rows(found)
             if lo < a:
                 h = h[h[:, 1] > a - lo]
             h[:, :2] += lo
             parts.append(h)
     return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+
+
+def _hit_rows(found: list[tuple[int, int, int]]) -> np.ndarray:
+    """daachorse's (start, end, key id) tuples as an int64 array of rows."""
+    flat = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+    return flat.reshape(-1, 3)
 
 
 def _resolve_fast(
