@@ -9,9 +9,9 @@ from tests.lexicons.helpers import lexicon_from
 def test_false_hits_are_classified_and_shown_in_context(tmp_path):
     lex = lexicon_from(tmp_path, {"custom.txt": "出版社\n一二九\n港澳台\n"})
     text = "编著出 版 社：化学工业出版社。纪念“一二·九”长跑，有关港、澳、台的条目"
-    true, false, shown, detected = classify(lex.scan(text), text, context=2)
+    true, others, shown, detected = classify(lex.scan(text), text, context=2)
     assert true == 1  # 出版社 where it is written
-    assert false == {"spaced-out term": 2, "words joined": 1}
+    assert others == {"spaced-out term": 2, "words joined": 1}
     assert shown == [
         "spaced-out term: 出版社 in `编著⟦出 版 社⟧：化`",
         "words joined: 一二九 in `念“⟦一二·九⟧”长`",
@@ -31,7 +31,7 @@ def test_headline_counts_words_joined_not_the_spaced_out_whole_term(monkeypatch)
     markdown, rows = qp.run(2, [None])
     news = next(r for r in rows if r["corpus"] == "news")
     mb = len(texts["news"].encode("utf-8")) / 1e6
-    assert news["false"] == {"spaced-out term": 1, "words joined": 1}
+    assert news["others"] == {"spaced-out term": 1, "words joined": 1}
     assert news["false_per_mb"] == 1 / mb
     assert news["spaced_per_mb"] == 1 / mb
     assert "| default | news | 0.00 | 0 | 1 |" in markdown
