@@ -1,11 +1,14 @@
 """Headers: what goes upstream (key injection, hop-by-hop removed) and what comes back.
 
 Upstream answers are always asked for uncompressed (``accept-encoding: identity``): the gateway
-must read what it relays. Only rate-limit, request-id and provider headers are relayed back.
+must read what it relays. Only rate-limit, request-id and provider headers are relayed back, and
+only values that are plain ASCII tokens the lexicon does not match: a header is a channel to the
+client too, and no legitimate value of these headers is percent-encoded or non-ASCII.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from multidict import CIMultiDict
@@ -32,6 +35,8 @@ _AUTH = frozenset({"authorization", "x-api-key", "api-key"})
 _GATEWAY_ONLY = frozenset({"x-aigc-user", "x-request-id"})
 _RELAY_PREFIXES = ("x-ratelimit-", "openai-", "anthropic-", "x-upstream-")
 _RELAY = frozenset({"retry-after", "request-id"})
+# Visible ASCII and spaces, without "%" (an escape could spell any text) or "\\".
+_TOKEN = re.compile(r"[ -$&-\[\]-~]*")
 
 
 def upstream_url(base: str, path: str, query: bytes) -> str:
@@ -66,13 +71,38 @@ def upstream_headers(
     return out
 
 
-def relayed(resp: Any) -> list[tuple[bytes, bytes]]:
-    """The upstream response headers the client gets (the upstream's id renamed)."""
-    out: list[tuple[bytes, bytes]] = []
+def relayed(resp: Any, lexicon: Any = None) -> list[tuple[bytes, bytes]]:
+    """The upstream response headers the client gets (the upstream's id renamed): those whose
+    value is a plain token and, with a ``lexicon``, none of whose terms it carries."""
+    names: list[str] = []
+    values: list[str] = []
     for name, value in resp.headers.items():
         low = name.lower()
         if low == "x-request-id":
-            out.append((b"x-upstream-request-id", value.encode("latin-1")))
-        elif low in _RELAY or low.startswith(_RELAY_PREFIXES):
-            out.append((low.encode("latin-1"), value.encode("latin-1")))
-    return out
+            low = "x-upstream-request-id"
+        elif low not in _RELAY and not low.startswith(_RELAY_PREFIXES):
+            continue
+        if _TOKEN.fullmatch(value):
+            names.append(low)
+            values.append(value)
+    if values and lexicon is not None:
+        names, values = _unmatched(lexicon, names, values)
+    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in zip(names, values, strict=True)]
+
+
+def _unmatched(lexicon: Any, names: list[str], values: list[str]) -> tuple[list, list]:
+    """The headers of which no lexicon match touches the value (one scan of them all)."""
+    joined = "\n".join(values)
+    matches = lexicon.scan(joined)
+    if not matches:
+        return names, values
+    ends = []  # offset just past each value in ``joined``
+    for value in values:
+        ends.append((ends[-1] + 1 if ends else 0) + len(value))
+    hit = set()
+    for m in matches:
+        first = next(i for i, end in enumerate(ends) if m.start < end)
+        last = next(i for i, end in enumerate(ends) if m.end <= end)
+        hit.update(range(first, last + 1))
+    keep = [i for i in range(len(values)) if i not in hit]
+    return [names[i] for i in keep], [values[i] for i in keep]

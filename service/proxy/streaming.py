@@ -59,7 +59,7 @@ async def relay_stream(
         (b"content-type", media_type.encode()),
         (b"cache-control", b"no-cache"),
         (b"x-accel-buffering", b"no"),
-        *relayed(resp),
+        *relayed(resp, call.outputs.lexicon),
         *call.aigc_headers(_strongest(call.decision, call.outputs.decision)),
     ]
     if labeled and call.plan is not None and call.plan.enabled:

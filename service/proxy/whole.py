@@ -219,7 +219,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         proxy.metrics.upstream_errors.labels(code=str(status)).inc()
     assert call.outputs is not None
     call.decision = _strongest(call.decision, call.outputs.decision)
-    headers = relayed(resp) + call.aigc_headers() + extra
+    headers = relayed(resp, call.outputs.lexicon) + call.aigc_headers() + extra
     call.status = status
     await recording.record(call)
     await call.respond(status, data, headers, media_type=ctype.encode("latin-1"))

@@ -1,6 +1,7 @@
 """Issue 11, the next variants a reviewer tries at the transport level: text in the query string
 of any method, answers with a content encoding or a content type the protocol does not use,
-requests with an unexpected content type or method. None gets a blocked term through."""
+requests with an unexpected content type, method, encoding or path spelling, SSE fields other
+than ``data``, upstream headers. None gets a blocked term through."""
 
 from __future__ import annotations
 
@@ -96,3 +97,84 @@ def test_a_chunked_request_body_is_screened_whole(fake: FakeUpstream, gateway: s
     r = httpx.post(gateway + CHAT, content=pieces(), headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
     assert fake.requests == []
+
+
+BAD = {"model": "m", "messages": [{"role": "user", "content": BLOCK}]}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/chat%2Fcompletions",
+        "/v1/chat/completions;x=1",
+        "/v1/./chat/completions",
+        "/v1/x/../chat/completions",
+        "//v1/chat/completions",
+        "/openai/v1/chat/completions",
+        "/v1/chat/completions%20",
+        "/v1/chat/completions.json",
+        "/v1/realtime/sessions",
+        "/v1beta/models/gemini:generateContent",
+        "/v1/vector_stores/x/search",
+    ],
+)
+def test_odd_path_spellings_are_screened(path: str, fake: FakeUpstream, gateway: str) -> None:
+    fake.json(path, scripts.chat_json("fine"))
+    r = httpx.post(gateway + path, json=BAD)
+    assert r.status_code == 400, r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", f"请{BLOCK}吧".encode()),
+        ("application/x-www-form-urlencoded", ("prompt=" + quote(f"请{BLOCK}吧")).encode()),
+        ("application/json", "\ufeff".encode() + json.dumps(BAD).encode()),  # BOM: refused
+        ("application/json", json.dumps(BAD).encode("utf-16")),
+        ("application/json", json.dumps({BLOCK: 1, "model": "m"}).encode()),  # a key is text
+        ("application/x-ndjson", (json.dumps(BAD) + "\n" + json.dumps(BAD)).encode()),
+        ("application/json", b"[" + json.dumps(BAD).encode() + b"]"),
+    ],
+)
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/thing"])
+def test_bodies_in_other_encodings_or_shapes_are_screened_or_refused(
+    content_type: str, body: bytes, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.json(path, scripts.chat_json("fine"))
+    r = httpx.post(gateway + path, content=body, headers={"content-type": content_type})
+    assert r.status_code == 400, r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b": " + f"请{BLOCK}".encode() + b"\n\n",  # an SSE comment
+        b"event: " + BLOCK.encode() + b'\ndata: {"choices":[]}\n\n',
+        b"id: " + BLOCK.encode() + b'\ndata: {"choices":[]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":\ndata: {"content":"'
+        + BLOCK.encode()
+        + b'"}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"content":"' + BLOCK.encode() + b'"}}]}\r\n\r\n',
+        b'data:{"choices":[{"index":0,"delta":{"content":"' + BLOCK.encode() + b'"}}]}\r\r',
+        b'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"' + BLOCK.encode() + b'":1}\n\n',
+    ],
+)
+def test_sse_fields_other_than_data_never_reveal_the_term(
+    frame: bytes, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.reply(CHAT, Reply([frame, b"data: [DONE]\n\n"]))
+    r = httpx.post(gateway + CHAT, json={**PROMPT, "stream": True})
+    assert not reveals(r.content, BLOCK), r.content[:400]
+
+
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/thing"])
+def test_upstream_headers_never_carry_the_term(path: str, fake: FakeUpstream, gateway: str) -> None:
+    raw = BLOCK.encode().decode("latin-1")  # UTF-8 bytes in a header value
+    headers = [("x-note", quote(BLOCK)), ("x-raw", raw), ("x-upstream-note", quote(BLOCK))]
+    fake.json(path, scripts.chat_json("fine"), headers=headers)
+    r = httpx.post(gateway + path, json=PROMPT)
+    assert r.status_code == 200
+    relayed = " ".join(f"{k}: {v}" for k, v in r.headers.items())
+    assert quote(BLOCK) not in relayed and raw not in relayed, relayed

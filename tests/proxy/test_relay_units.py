@@ -124,3 +124,37 @@ def test_unknown_events_are_screened_and_comments_become_pings(make_decisions: A
     assert MASK.encode() not in out and BLOCK.encode() not in out
     assert b'"x":"****"' in out
     assert r.feed(f": {BLOCK}\n\n".encode()) == b": ping\n\n"  # a keep-alive, not its text
+
+
+def test_relayed_headers_are_plain_tokens_the_lexicon_does_not_match(tmp_path: Any) -> None:
+    from multidict import CIMultiDict
+
+    from lexicons import load_lexicon
+    from service.proxy.headers import relayed
+
+    (tmp_path / "a1.terrorism_extremism.txt").write_text(
+        f"{BLOCK}\taction=block\nbadword\taction=block\n", encoding="utf-8"
+    )
+    lexicon = load_lexicon([tmp_path])
+
+    class Answer:
+        headers = CIMultiDict(
+            [
+                ("x-ratelimit-limit-requests", "10000"),
+                ("x-upstream-note", "the badword here"),  # an ASCII term
+                ("openai-version", "2020-10-01"),
+                ("openai-note", "b%61dword"),  # an escape could spell anything
+                ("anthropic-note", BLOCK.encode().decode("latin-1")),  # UTF-8 bytes
+                ("x-request-id", "req_1"),
+                ("x-other", "not relayed"),
+            ]
+        )
+
+    got = relayed(Answer(), lexicon)
+    assert got == [
+        (b"x-ratelimit-limit-requests", b"10000"),
+        (b"openai-version", b"2020-10-01"),
+        (b"x-upstream-request-id", b"req_1"),
+    ]
+    # without a lexicon only the shape is checked
+    assert (b"x-upstream-note", b"the badword here") in relayed(Answer())
