@@ -178,3 +178,15 @@ def test_upstream_headers_never_carry_the_term(path: str, fake: FakeUpstream, ga
     assert r.status_code == 200
     relayed = " ".join(f"{k}: {v}" for k, v in r.headers.items())
     assert quote(BLOCK) not in relayed and raw not in relayed, relayed
+
+
+@pytest.mark.parametrize("path", ["/v1/realtime?model=m", CHAT, "/v1/some/thing"])
+def test_websocket_upgrades_are_refused(path: str, fake: FakeUpstream, gateway: str) -> None:
+    """The gateway screens HTTP bodies only: a WebSocket (the Realtime API) is never opened."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with pytest.raises(InvalidStatus) as refused:
+        connect(gateway.replace("http://", "ws://") + path, open_timeout=30)
+    assert refused.value.response.status_code == 403
+    assert fake.requests == []
