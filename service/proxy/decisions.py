@@ -146,6 +146,11 @@ class Decisions:
                 block = True
         return block
 
+    def record_text(self, matches: list[Any], text: str, where: str = "") -> bool:
+        """``record`` for ``matches`` found in ``text`` by a scan of the caller's own."""
+        self._found = (matches, text)
+        return self.record(matches, where)
+
     def _keep(self, source: Any) -> int:
         """The index of ``source`` (a masked text, or a KeptScanner) in ``texts``."""
         if source is None:

@@ -187,6 +187,11 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             raise BadRequest("The query string is not UTF-8.", code="invalid_query") from None
         walk.add(pairs, ("<query>",))
     decisions.screen_walk(walk)
+    if walk.too_deep and not decisions.blocked:
+        raise BadRequest(
+            "Text is nested too deep (objects, arrays or JSON and data inside strings) to be screened.",
+            code="nested_too_deep",
+        )
     for _, payload, _, _ in walk.payloads:
         _refuse_file(payload.kind, payload.media_type, call.route.takes_media)
     if not walk.changed:

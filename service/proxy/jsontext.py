@@ -10,7 +10,9 @@ changed, so the document stays valid.
 
 from __future__ import annotations
 
-__all__ = ["JsonView"]
+import re
+
+__all__ = ["JsonView", "unescape_all"]
 
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -111,3 +113,29 @@ class JsonView:
         """Forget everything not released (the slot was blocked)."""
         self._units.clear()
         self._escape = ""
+
+
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+
+
+def _unescape(m: re.Match) -> str:
+    if m.group(1) is not None:
+        return chr(int(m.group(1), 16))
+    return _SIMPLE[m.group(2)]
+
+
+def unescape_all(text: str, levels: int = 32) -> tuple[str, bool]:
+    """``text`` with JSON string escapes decoded over and over, wherever they stand: the text
+    a reader finds in JSON nested inside the strings of a JSON document; and whether that was
+    all of them (False: escapes still left after ``levels`` rounds). Surrogate pairs are
+    joined, lone halves become U+FFFD."""
+    done = False
+    for _ in range(levels):
+        new = _ESCAPE.sub(_unescape, text) if "\\" in text else text
+        if new == text:
+            done = True
+            break
+        text = new
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text, done

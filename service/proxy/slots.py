@@ -6,6 +6,12 @@ string field of a delta (by JSON path). Each slot is scanned on its own, so a te
 across chunks, across UTF-8 bytes or across argument fragments is caught, and text is held
 back only while it could still start a match.
 
+A JSON slot (tool-call arguments) is scanned as its reader decodes it (``JsonView``). Text
+that still holds an escape after that decoding (JSON nested inside a string of the
+arguments) is held from its first backslash to the end of the slot; there the whole slot is
+also read with every nested escape decoded (``unescape_all``), and a masked or blocked term
+found only that way ends the scope: it cannot be masked inside the escapes.
+
 A *scope* is what a block ends: a choice (OpenAI ``n > 1``) or the whole answer (``ALL``).
 
 The explicit label is placed here, once per scope: with ``start`` it precedes the first
@@ -26,7 +32,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from .decisions import ALL, Decisions
-from .jsontext import JsonView
+from .jsontext import JsonView, unescape_all
 from .labels import TextLabel
 from .walker import path_text
 
@@ -41,7 +47,19 @@ SegmentGuard = Callable[[Hashable, Hashable, str], str]
 
 
 class Slot:
-    __slots__ = ("scanner", "scope", "display", "label", "view", "fed", "out", "parts", "where")
+    __slots__ = (
+        "scanner",
+        "scope",
+        "display",
+        "label",
+        "view",
+        "fed",
+        "out",
+        "parts",
+        "where",
+        "decoded",
+        "held",
+    )
 
     def __init__(self, scanner: Any, scope: Hashable, display: bool, label: bool, json: bool):
         self.scanner = scanner
@@ -53,6 +71,8 @@ class Slot:
         self.out = 0  # characters the scanner released
         self.parts: list[str] = []  # released text, as sent
         self.where = ""
+        self.decoded: list[str] = []  # JSON slot: the text as its reader decodes it
+        self.held = ""  # JSON slot: decoded text from its first backslash, not scanned yet
 
 
 class Slots:
@@ -118,8 +138,15 @@ class Slots:
             self.slots[key] = slot
         if not text:
             return ""
-        scanned = slot.view.push(text) if slot.view is not None else text
-        return self._scan(slot, key, scanned, final=False)
+        if slot.view is None:
+            return self._scan(slot, key, text, final=False)
+        scanned = slot.view.push(text)
+        slot.decoded.append(scanned)
+        if slot.held or "\\" in scanned:
+            cut = 0 if slot.held else scanned.index("\\")
+            slot.held += scanned[cut:]
+            scanned = scanned[:cut]
+        return self._scan(slot, key, scanned, final=False) if scanned else ""
 
     def flush(self, key: Hashable) -> str:
         """End of slot ``key``: release what it still holds (idempotent)."""
@@ -127,6 +154,13 @@ class Slots:
         if slot is None or self.blocked(slot.scope):
             return ""
         tail = slot.view.end() if slot.view is not None else ""
+        if slot.held or "\\" in tail:
+            slot.decoded.append(tail)
+            if self._escaped_term(slot):
+                self.block(slot.scope)
+                slot.view.drop()
+                return ""
+            tail, slot.held = slot.held + tail, ""
         out = self._scan(slot, key, tail, final=False) if tail else ""
         if self.blocked(slot.scope):
             return out
@@ -171,6 +205,36 @@ class Slots:
         if held > self.max_held:
             self.max_held = held
         return self.release(slot, key, released)
+
+    def _escaped_term(self, slot: Slot) -> bool:
+        """Whether the slot's text, with nested escapes decoded, holds a masked or blocked
+        term more often than as its reader decodes it (recorded), or escapes nested too deep
+        to decode (True: the scope ends)."""
+        d = self.decisions
+        plain = "".join(slot.decoded)
+        deep, complete = unescape_all(plain)
+        if not complete:  # escapes nested too deep to read: fail closed
+            return True
+        if deep == plain:
+            return False
+        try:
+            found = d.screen.lexicon.scan(deep)
+            seen = d.screen.lexicon.scan(plain)
+        except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
+            return not d.fail(exc)
+        counts: dict[str, int] = {}
+        for m in seen:
+            counts[m.term] = counts.get(m.term, 0) + 1
+        hidden = []
+        for m in found:
+            if counts.get(m.term, 0):
+                counts[m.term] -= 1
+            elif d.screen.action(m) in ("mask", "block"):
+                hidden.append(m)
+        if not hidden:
+            return False
+        d.record_text(hidden, deep, slot.where + " (escaped)")
+        return True
 
     def block(self, scope: Hashable) -> None:
         """End ``scope`` (a lexicon block, or a guard's unsafe verdict)."""

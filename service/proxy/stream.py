@@ -437,6 +437,8 @@ class StreamRelay:
         proto = self.protocol
         walk = Walk(proto.non_text, proto.strip, opens=False)
         walk.add(event.obj)
+        if walk.too_deep:
+            raise Unparseable("JSON nested too deep to screen")
         slots = proto.slots
         whole: Walk | None = None  # texts screened at once, JSON and payloads opened
         scopes: dict[int, Hashable] = {}
@@ -474,6 +476,8 @@ class StreamRelay:
         walk.apply()
         if whole is None:
             return
+        if whole.too_deep:
+            raise Unparseable("text nested too deep to screen")
         for _, payload, _, _ in whole.payloads:
             if payload.kind == "document":
                 raise Unparseable(f"a {payload.media_type} file the gateway cannot read")

@@ -80,7 +80,8 @@ KNOWN_KEYS = frozenset(
     ).split()
 )
 
-_MAX_DEPTH = 8  # JSON inside a string inside JSON ...: decoded this deep, scanned as text after
+_MAX_DEPTH = 8  # JSON inside a string inside JSON ...: decoded this deep; deeper is refused
+_MAX_NESTING = 128  # objects and arrays inside each other: deeper is refused (stack, orjson)
 
 
 def path_text(path: tuple) -> str:
@@ -131,6 +132,7 @@ class Walk:
         "strip",
         "opens",
         "changed",
+        "too_deep",
         "_fix",
         "_renames",
     )
@@ -148,6 +150,9 @@ class Walk:
         self.strip = strip
         self.opens = opens  # open JSON/payload strings (streams open them per field, later)
         self.changed = False  # some text was written back (masked)
+        # paths of strings that hold more encoded text past _MAX_DEPTH: the caller refuses them
+        # (scanned as they stand, a \\u-escaped term would pass unseen)
+        self.too_deep: list[tuple] = []
         self._fix = -1
         self._renames: list[tuple[int, dict, str, str]] = []
 
@@ -165,6 +170,9 @@ class Walk:
         self._string(container, key, container[key], path, None)
 
     def _dict(self, d: dict, path: tuple) -> None:
+        if len(path) > _MAX_NESTING:
+            self.too_deep.append(path)
+            return
         non_text, strip, known = self.non_text, self.strip, KNOWN_KEYS
         for k, v in d.items():
             if strip is not None and k in strip:
@@ -185,6 +193,9 @@ class Walk:
                 self._list(v, path + (k,))
 
     def _list(self, items: list, path: tuple) -> None:
+        if len(path) > _MAX_NESTING:
+            self.too_deep.append(path)
+            return
         for i, v in enumerate(items):
             if v.__class__ is str:
                 if v:
@@ -202,10 +213,13 @@ class Walk:
         first = value[0]
         if first in " \t\r\n":
             first = value.lstrip()[:1]
-        if (first in '{["dD' or len(value) >= 64) and path.count("<json>") < _MAX_DEPTH:
-            if first in '{["' and self._json(container, key, value, path):
+        if first in '{["dD' or len(value) >= 64:
+            if path.count("<json>") >= _MAX_DEPTH:
+                if _opens(value, first, name):
+                    self.too_deep.append(path)
+            elif first in '{["' and self._json(container, key, value, path):
                 return
-            if first in "dD" or len(value) >= 64:
+            elif first in "dD" or len(value) >= 64:
                 payload = decode_string(value, name)
                 if payload is not None:
                     if payload.text is None:
@@ -317,3 +331,15 @@ def scope_by_choice(path: tuple) -> Hashable:
     if len(path) > 1 and path[0] == "choices":
         return path[1]
     return "*"
+
+
+def _opens(value: str, first: str, name: Any) -> bool:
+    """Whether the walker would decode ``value`` further (JSON, JSONL or a payload)."""
+    if first in '{["':
+        try:
+            if isinstance(orjson.loads(value), dict | list | str):
+                return True
+        except orjson.JSONDecodeError:
+            if _jsonl(value) is not None:
+                return True
+    return decode_string(value, name) is not None

@@ -75,6 +75,8 @@ async def _screen_json(
     if adapter is not None:
         scope_of = _scope_of(adapter)
     blocked = outputs.screen_walk(walk, scope_of)
+    if walk.too_deep:
+        raise Unscreenable("The model API answered with text nested too deep to screen.")
     for _, payload, _, _ in walk.payloads:
         if payload.kind == DOCUMENT:
             raise Unscreenable(f"The model API answered with a {payload.media_type} file.")
@@ -120,6 +122,8 @@ def _screen_text(call: Call, text: str) -> str:
     assert call.outputs is not None
     if call.outputs.screen_walk(walk):
         raise AnswerBlocked("The answer was blocked by the content policy.")
+    if walk.too_deep:
+        raise Unscreenable("The model API answered with text nested too deep to screen.")
     return holder[0]
 
 

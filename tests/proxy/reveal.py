@@ -32,7 +32,7 @@ def _strings(value: Any, depth: int = 0) -> list[str]:
             out += _strings(v, depth)
     elif isinstance(value, str):
         out.append(value)
-        if depth < 6:
+        if depth < 40:
             out += _decoded(value, depth + 1)
     return out
 
@@ -124,7 +124,8 @@ def reveals(data: bytes, term: str) -> bool:
     texts: list[str] = []
     for doc in _documents(data):
         texts += _strings(doc)
-    texts += list(stream_texts(data).values())
+    for text in stream_texts(data).values():
+        texts += _strings(text)  # the field itself, and the JSON or payloads inside it
     for chunk in re.split(rb"--[-\w]+\r?\n", data):  # multipart parts, roughly
         try:
             texts.append(chunk.decode("utf-8"))

@@ -312,8 +312,13 @@ def tool_delta(field: str) -> Callable[[str], dict]:
     return lambda p: {"tool_calls": [{"index": 0, "function": {field: p}}]}
 
 
-def escaped_args(term: str) -> list[str]:
-    raw = json.dumps({"q": f"前{term}后"})  # \u-escaped, as most SDKs send it
+def escaped_args(term: str, levels: int = 0) -> list[str]:
+    """Tool arguments holding the term \\u-escaped, as most SDKs send it; ``levels``: that
+    many JSON documents nested inside strings of it, each escaped again."""
+    value: Any = {"q": f"前{term}后"}
+    for _ in range(levels):
+        value = {"s": json.dumps(value)}
+    raw = json.dumps(value)
     return [raw[i : i + 5] for i in range(0, len(raw), 5)]
 
 
@@ -420,6 +425,16 @@ STREAMS = [
         lambda t: chat_frames(tool_delta("arguments"), escaped_args(t)),
     ),
     Stream(
+        "chat-tool-args-nested-3",
+        CHAT,
+        lambda t: chat_frames(tool_delta("arguments"), escaped_args(t, 3)),
+    ),
+    Stream(
+        "chat-tool-args-nested-12",
+        CHAT,
+        lambda t: chat_frames(tool_delta("arguments"), escaped_args(t, 12)),
+    ),
+    Stream(
         "chat-legacy-function-call",
         CHAT,
         lambda t: chat_frames(lambda p: {"function_call": {"arguments": p}}, escaped_args(t)),
@@ -454,6 +469,21 @@ STREAMS = [
         lambda t: anthropic_block(
             {"type": "tool_use", "id": "t", "name": "f", "input": {}},
             [{"type": "input_json_delta", "partial_json": p} for p in escaped_args(t)],
+        ),
+    ),
+    Stream(
+        "responses-function-args-nested-4",
+        RESP,
+        lambda t: responses_events(
+            "response.function_call_arguments.delta", escaped_args(t, 4), {"item_id": "fc"}
+        ),
+    ),
+    Stream(
+        "anthropic-input-json-nested-5",
+        MSGS,
+        lambda t: anthropic_block(
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in escaped_args(t, 5)],
         ),
     ),
     Stream(
@@ -630,3 +660,19 @@ def test_streamed_images_are_not_relayed_unlabeled(fake: FakeUpstream, gateway: 
     )
     assert r.status_code == 502 and r.json()["error"]["code"] == "label_failed"
     assert png not in r.text
+
+
+@pytest.mark.parametrize("levels", [9, 20])
+def test_answer_json_nested_in_strings_past_the_limit_is_not_relayed(
+    levels: int, fake: FakeUpstream, gateway: str
+) -> None:
+    args: Any = {"q": BLOCK}
+    for _ in range(levels):
+        args = {"s": json.dumps(args)}
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": json.dumps(args)}}
+    fake.json(CHAT, chat_msg(tool_calls=[call]))
+    r = httpx.post(
+        gateway + CHAT, json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert r.status_code == 502 and r.json()["error"]["code"] == "unscreenable_response", r.text
+    assert not reveals(r.content, BLOCK)

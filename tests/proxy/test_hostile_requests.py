@@ -569,3 +569,51 @@ def test_text_in_a_generic_path_is_screened(fake: FakeUpstream, gateway: str) ->
     r = httpx.get(gateway + f"/v1/search/代号{MASK}")
     assert r.status_code == 200 and r.json() == {"ok": True}
     assert fake.requests and MASK not in fake.requests[-1].path and "****" in fake.requests[-1].path
+
+
+def _nested_in_strings(levels: int) -> dict:
+    """The term \\u-escaped in a JSON document nested ``levels`` deep inside strings."""
+    value: Any = {"t": BLOCK}
+    for _ in range(levels):
+        value = {"s": json.dumps(value)}
+    return value
+
+
+@pytest.mark.parametrize("levels", [1, 8])
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/thing"])
+def test_json_nested_in_strings_is_opened(
+    levels: int, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    r = httpx.post(gateway + path, json=chat(user("hi"), metadata=_nested_in_strings(levels)))
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("levels", [9, 20])
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/thing"])
+def test_json_nested_in_strings_past_the_limit_is_refused(
+    levels: int, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """Past 8 levels the gateway does not decode further; it refuses instead of forwarding
+    text whose escapes it did not read."""
+    r = httpx.post(gateway + path, json=chat(user("hi"), metadata=_nested_in_strings(levels)))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "nested_too_deep", r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("depth", "code"),
+    [(120, "content_policy_violation"), (129, "nested_too_deep"), (1000, "nested_too_deep")],
+)
+@pytest.mark.parametrize("path", [CHAT, "/v1/some/thing"])
+def test_deeply_nested_arrays_are_screened_or_refused(
+    depth: int, code: str, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """JSON nested past the walker's limit is refused with a clear error (not a 500)."""
+    deep = "[" * depth + json.dumps(BLOCK) + "]" * depth
+    raw = '{"model":"m","messages":[{"role":"user","content":"hi"}],"x":' + deep + "}"
+    r = httpx.post(
+        gateway + path, content=raw.encode(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    assert fake.requests == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -158,3 +159,24 @@ def test_relayed_headers_are_plain_tokens_the_lexicon_does_not_match(tmp_path: A
     ]
     # without a lexicon only the shape is checked
     assert (b"x-upstream-note", b"the badword here") in relayed(Answer())
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.lists(st.sampled_from([*"ab 前后。€😀/", BLOCK]), max_size=12).map("".join),
+    levels=st.integers(0, 12),
+    ascii_only=st.booleans(),
+)
+def test_unescape_all_reads_json_nested_in_strings(
+    text: str, levels: int, ascii_only: bool
+) -> None:
+    """Checked against the stdlib: a text JSON-encoded ``levels`` times over reads as the text
+    between the quotes of every level."""
+    from service.proxy.jsontext import unescape_all
+
+    encoded = text
+    for _ in range(levels):
+        encoded = json.dumps(encoded, ensure_ascii=ascii_only)
+    decoded, complete = unescape_all(encoded)
+    assert complete
+    assert decoded == '"' * levels + text + '"' * levels
