@@ -6,11 +6,14 @@ string field of a delta (by JSON path). Each slot is scanned on its own, so a te
 across chunks, across UTF-8 bytes or across argument fragments is caught, and text is held
 back only while it could still start a match.
 
-A JSON slot (tool-call arguments) is scanned as its reader decodes it (``JsonView``). Text
-that still holds an escape after that decoding (JSON nested inside a string of the
-arguments) is held from its first backslash to the end of the slot; there the whole slot is
-also read with every nested escape decoded (``unescape_all``), and a masked or blocked term
-found only that way ends the scope: it cannot be masked inside the escapes.
+Tool-call arguments (a JSON slot nobody reads as it streams) are held whole to the end of
+the call and screened like the arguments of a whole answer (``walker.Walk``: nested JSON,
+data URLs and base64 opened, too deep refused), then sent in one piece, masked where needed.
+A displayed JSON slot (content in JSON mode) is scanned as its reader decodes it
+(``JsonView``); text that still holds an escape after that decoding (JSON nested inside one of
+its strings) is held from its first backslash to the end of the slot, where the slot is also
+read with every nested escape decoded (``unescape_all``): a masked or blocked term found only
+that way ends the scope, as it cannot be masked inside the escapes.
 
 A *scope* is what a block ends: a choice (OpenAI ``n > 1``) or the whole answer (``ALL``).
 
@@ -31,10 +34,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from .decisions import ALL, Decisions
 from .jsontext import JsonView, unescape_all
 from .labels import TextLabel
-from .walker import path_text
+from .payloads import DOCUMENT
+from .walker import Walk, path_text
 
 if TYPE_CHECKING:
     from .guards import StreamGuard
@@ -59,6 +65,7 @@ class Slot:
         "where",
         "decoded",
         "held",
+        "whole",
     )
 
     def __init__(self, scanner: Any, scope: Hashable, display: bool, label: bool, json: bool):
@@ -66,7 +73,8 @@ class Slot:
         self.scope = scope
         self.display = display  # text a reader sees (content, reasoning, refusal)
         self.label = label  # the field that carries the scope's explicit label
-        self.view = JsonView() if json else None
+        self.view = JsonView() if json and display else None
+        self.whole: list[str] | None = [] if json and not display else None  # held to the end
         self.fed = 0  # characters fed to the scanner
         self.out = 0  # characters the scanner released
         self.parts: list[str] = []  # released text, as sent
@@ -133,10 +141,14 @@ class Slots:
             return ""
         slot = self.slots.get(key)
         if slot is None:
-            slot = Slot(self.decisions.scanner(), scope, display, label, json)
+            scanner = None if json and not display else self.decisions.scanner()
+            slot = Slot(scanner, scope, display, label, json)
             slot.where = path_text(where)
             self.slots[key] = slot
         if not text:
+            return ""
+        if slot.whole is not None:
+            slot.whole.append(text)
             return ""
         if slot.view is None:
             return self._scan(slot, key, text, final=False)
@@ -153,6 +165,15 @@ class Slots:
         slot = self.slots.get(key)
         if slot is None or self.blocked(slot.scope):
             return ""
+        if slot.whole is not None:
+            raw, slot.whole = "".join(slot.whole), []
+            if not raw:
+                return ""
+            screened = self._screen_whole(slot, raw)
+            if screened is None:
+                self.block(slot.scope)
+                return ""
+            return self.release(slot, key, screened)
         tail = slot.view.end() if slot.view is not None else ""
         if slot.held or "\\" in tail:
             slot.decoded.append(tail)
@@ -205,6 +226,26 @@ class Slots:
         if held > self.max_held:
             self.max_held = held
         return self.release(slot, key, released)
+
+    def _screen_whole(self, slot: Slot, raw: str) -> str | None:
+        """A held JSON slot screened as a whole answer's field would be: the text to send
+        (masked where needed), or None when it blocks or cannot be screened."""
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = raw  # not JSON (the model's mistake): screened as a text
+        holder = [value]
+        walk = Walk()
+        walk.add(holder, (slot.where,))
+        scope = slot.scope
+        if self.decisions.screen_walk(walk, lambda ref: scope):
+            return None
+        if walk.too_deep or any(p.kind == DOCUMENT for _, p, _, _ in walk.payloads):
+            return None
+        if not walk.changed:
+            return raw
+        value = holder[0]
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
 
     def _escaped_term(self, slot: Slot) -> bool:
         """Whether the slot's text, with nested escapes decoded, holds a masked or blocked

@@ -322,6 +322,13 @@ def escaped_args(term: str, levels: int = 0) -> list[str]:
     return [raw[i : i + 5] for i in range(0, len(raw), 5)]
 
 
+def data_url_args(term: str) -> list[str]:
+    """Tool arguments carrying the term in a base64 text data URL, in 7-character fragments."""
+    url = "data:text/plain;base64," + base64.b64encode(f"前{term}后".encode()).decode()
+    raw = json.dumps({"file": url})
+    return [raw[i : i + 7] for i in range(0, len(raw), 7)]
+
+
 @dataclass
 class Stream:
     id: str
@@ -433,6 +440,19 @@ STREAMS = [
         "chat-tool-args-nested-12",
         CHAT,
         lambda t: chat_frames(tool_delta("arguments"), escaped_args(t, 12)),
+    ),
+    Stream(
+        "chat-tool-args-data-url",
+        CHAT,
+        lambda t: chat_frames(tool_delta("arguments"), data_url_args(t)),
+    ),
+    Stream(
+        "anthropic-input-json-data-url",
+        MSGS,
+        lambda t: anthropic_block(
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in data_url_args(t)],
+        ),
     ),
     Stream(
         "chat-legacy-function-call",
@@ -676,3 +696,18 @@ def test_answer_json_nested_in_strings_past_the_limit_is_not_relayed(
     )
     assert r.status_code == 502 and r.json()["error"]["code"] == "unscreenable_response", r.text
     assert not reveals(r.content, BLOCK)
+
+
+@pytest.mark.parametrize("levels", [0, 3, 12])
+@pytest.mark.parametrize("term", [BLOCK, MASK], ids=["block", "mask"])
+def test_json_mode_content_streams_never_reveal_an_escaped_term(
+    levels: int, term: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """Content in JSON mode is displayed as it streams; JSON nested in its strings is read
+    with every escape decoded before it is released."""
+    fake.stream(CHAT, chat_frames(lambda p: {"content": p}, escaped_args(term, levels)))
+    body = {**_stream_request(CHAT), "response_format": {"type": "json_object"}}
+    with httpx.stream("POST", gateway + CHAT, json=body) as r:
+        raw = r.read()
+    assert r.status_code == 200, raw[:300]
+    assert not reveals(raw, term), raw.decode()[-800:]
