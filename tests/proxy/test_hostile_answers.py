@@ -409,6 +409,14 @@ def anthropic_block(block: dict, deltas: list[dict]) -> list[bytes]:
     return out
 
 
+def anthropic_tool_use(pieces: list[str]) -> list[bytes]:
+    """A tool_use block whose input arrives as ``pieces`` of ``partial_json``."""
+    return anthropic_block(
+        {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+        [{"type": "input_json_delta", "partial_json": p} for p in pieces],
+    )
+
+
 STREAMS = [
     Stream("chat-reasoning", CHAT, lambda t: chat_frames(lambda p: {"reasoning": p}, _split(t))),
     Stream(
@@ -449,10 +457,7 @@ STREAMS = [
     Stream(
         "anthropic-input-json-data-url",
         MSGS,
-        lambda t: anthropic_block(
-            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
-            [{"type": "input_json_delta", "partial_json": p} for p in data_url_args(t)],
-        ),
+        lambda t: anthropic_tool_use(data_url_args(t)),
     ),
     Stream(
         "chat-legacy-function-call",
@@ -486,10 +491,7 @@ STREAMS = [
     Stream(
         "anthropic-input-json-u-escaped",
         MSGS,
-        lambda t: anthropic_block(
-            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
-            [{"type": "input_json_delta", "partial_json": p} for p in escaped_args(t)],
-        ),
+        lambda t: anthropic_tool_use(escaped_args(t)),
     ),
     Stream(
         "responses-function-args-nested-4",
@@ -501,10 +503,7 @@ STREAMS = [
     Stream(
         "anthropic-input-json-nested-5",
         MSGS,
-        lambda t: anthropic_block(
-            {"type": "tool_use", "id": "t", "name": "f", "input": {}},
-            [{"type": "input_json_delta", "partial_json": p} for p in escaped_args(t, 5)],
-        ),
+        lambda t: anthropic_tool_use(escaped_args(t, 5)),
     ),
     Stream(
         "anthropic-citations-delta",
