@@ -22,7 +22,16 @@ from service.errors import BadRequest, InvalidJSON, UnsupportedMedia
 from .call import Call, ClientGone
 from .decisions import Decisions
 from .multipart import Multipart, parse_multipart
-from .payloads import DOCUMENT, MEDIA, OPAQUE, TEXT, kind_of
+from .payloads import (
+    DOCUMENT,
+    MEDIA,
+    OPAQUE,
+    TEXT,
+    charset_of,
+    decode_text,
+    in_audio,
+    kind_of,
+)
 from .walker import Walk
 
 __all__ = ["Body", "parse_body", "read_body", "screen_request"]
@@ -51,6 +60,7 @@ class Body:
     raw: bytes
     value: Any = None
     content_type: str = ""
+    codec: str = "utf-8"  # of a text body
 
     def serialize(self, changed: bool) -> bytes:
         """The bytes to forward: JSON always as parsed (no duplicate keys survive)."""
@@ -65,7 +75,7 @@ class Body:
         if self.kind == "form":
             return urlencode([(k, v) for k, v in self.value]).encode("ascii")
         if self.kind == "text":
-            return self.value[0].encode("utf-8")
+            return self.value[0].encode(self.codec)
         return self.raw
 
 
@@ -110,24 +120,33 @@ def parse_body(raw: bytes, call: Call) -> Body:
         except (UnicodeDecodeError, ValueError):
             raise BadRequest("The form body cannot be parsed.", code="invalid_form") from None
         return Body("form", raw, [list(p) for p in pairs], mtype)
-    kind, sniffed = kind_of(raw)
+    charset = charset_of(full)
+    kind, sniffed = kind_of(raw, charset)
     if kind == TEXT:
-        text = raw.decode("utf-8")
+        text, codec = decode_text(raw, charset)  # type: ignore[misc]
         if text.lstrip()[:1] in ("{", "["):
             try:
-                return Body("json", raw, orjson.loads(raw), "application/json")
+                return Body("json", raw, orjson.loads(text), "application/json")
             except orjson.JSONDecodeError:
                 pass
-        return Body("text", raw, [text], mtype)
+        return Body("text", raw, [text], mtype, codec)
     _refuse_file(kind, sniffed, call.route.takes_media)
     return Body("media", raw, None, mtype)
 
 
-def _refuse_file(kind: str, media_type: str, takes_media: bool) -> None:
+def _refuse_file(kind: str, media_type: str, takes_media: bool, audio: bool = False) -> None:
+    """Refuse what cannot pass: documents, bytes of no known kind (but raw audio under an
+    ``audio`` object), and media on a route that takes none."""
     if kind == DOCUMENT:
         raise UnsupportedMedia(
             f"A {media_type} file cannot be screened (no document text reader is installed); "
             "send its text instead.",
+            code="unscreenable_file",
+        )
+    if kind == OPAQUE and not audio:
+        raise UnsupportedMedia(
+            "Bytes of no known kind cannot be screened; send text in UTF-8 (or UTF-16 with a "
+            "byte order mark, or with its charset declared).",
             code="unscreenable_file",
         )
     if kind in (MEDIA, OPAQUE) and not takes_media:
@@ -152,19 +171,21 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
         mp: Multipart = body.value
         for part in mp.parts:
             names = [part.filename] if part.filename else []
-            kind, sniffed = (TEXT, "") if part.filename is None else kind_of(part.data)
+            kind, sniffed = (
+                (TEXT, "") if part.filename is None else kind_of(part.data, part.charset)
+            )
             if kind != TEXT:
                 _refuse_file(kind, sniffed, call.route.takes_media)
                 if names:
                     walk.add(names, ("<multipart>", part.name, "filename"))
                 files.append((part, None, names))
                 continue
-            try:
-                text = part.data.decode("utf-8")
-            except UnicodeDecodeError:
+            decoded = decode_text(part.data, part.charset)
+            if decoded is None:
                 raise BadRequest(
-                    f"The form field {part.name!r} is not UTF-8 text.", code="invalid_multipart"
-                ) from None
+                    f"The form field {part.name!r} is not text.", code="invalid_multipart"
+                )
+            text, part.charset = decoded
             holder = [text, *names]
             walk.add(holder, ("<multipart>", part.name))
             files.append((part, holder, names))
@@ -192,13 +213,13 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             "Text is nested too deep (objects, arrays or JSON and data inside strings) to be screened.",
             code="nested_too_deep",
         )
-    for _, payload, _, _ in walk.payloads:
-        _refuse_file(payload.kind, payload.media_type, call.route.takes_media)
+    for path, payload, _, _ in walk.payloads:
+        _refuse_file(payload.kind, payload.media_type, call.route.takes_media, in_audio(path))
     if not walk.changed:
         return False
     for part, holder, names in files:
         if holder is not None:
-            part.data = holder[0].encode("utf-8")
+            part.data = holder[0].encode(part.charset or "utf-8")
             names = holder[1:]
         if names and names[0] != part.filename:
             part.filename = names[0]

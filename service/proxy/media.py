@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 from service.errors import GatewayError, UpstreamError
 
 from .labels import label_media
-from .payloads import MEDIA, OPAQUE
+from .payloads import MEDIA, OPAQUE, in_audio
 from .protocols.base import iter_dicts
 
 __all__ = [
@@ -270,10 +270,6 @@ def _b64(value: str) -> tuple[bytes, Callable[[bytes], bytes]] | None:
         return None
 
 
-def _in_audio(path: tuple) -> bool:
-    return len(path) >= 2 and path[-2] in ("audio", "input_audio", "output_audio")
-
-
 async def label_payloads(
     payloads: Iterable[tuple[tuple, Any, Any, Any]], *, plan: Any, produce_id: str
 ) -> list[Labeled]:
@@ -288,7 +284,7 @@ async def label_payloads(
     for path, payload, container, key in payloads:
         if payload.kind == MEDIA:
             found.append((container, key))
-        elif payload.kind == OPAQUE and _in_audio(path):
+        elif payload.kind == OPAQUE and in_audio(path):
             raise LabelFailed(
                 "The model API returned raw PCM audio, which cannot carry a GB 45438 label; "
                 "ask for a container format (wav, mp3, flac, opus)."

@@ -13,6 +13,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from service.errors import BadRequest
 
+from .payloads import charset_of
+
 __all__ = ["Multipart", "Part", "parse_multipart"]
 
 
@@ -29,6 +31,7 @@ class Part:
     name: str = ""
     filename: str | None = None
     content_type: str = ""
+    charset: str | None = None  # declared; once read as text, the codec it was read in
 
     def render(self) -> bytes:
         head = b"".join(k + b": " + v + b"\r\n" for k, v in self.headers)
@@ -100,5 +103,7 @@ def parse_multipart(body: bytes, content_type: str) -> Multipart:
                 fname = opts.get(b"filename")
                 part.filename = fname.decode("utf-8", "replace") if fname is not None else None
             elif low == b"content-type":
-                part.content_type = value.decode("latin-1").split(";")[0].strip().lower()
+                header = value.decode("latin-1")
+                part.content_type = header.split(";")[0].strip().lower()
+                part.charset = charset_of(header)
     return Multipart(boundary, parts)

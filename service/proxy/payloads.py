@@ -2,18 +2,21 @@
 
 A payload is judged by what its bytes are, never by what it claims to be:
 
-- ``TEXT``: valid UTF-8 without control bytes (plain text, JSON, JSONL, SVG, CSV ...): screened
-  like any text, and re-encoded when masked;
+- ``TEXT``: text without control characters (plain text, JSON, JSONL, SVG, CSV ...) in UTF-8,
+  UTF-16/32 with a byte order mark, the declared charset, GB18030 (GBK, GB2312) or Big5
+  (``decode_text``): screened like any text, and re-encoded in its own encoding when masked;
 - ``MEDIA``: an image, audio or video file (magic numbers, via ``filetype``): the media path;
 - ``DOCUMENT``: a file that holds text the gateway cannot read (PDF, Office, archives,
   executables ...): refused, as no document text reader is installed;
-- ``OPAQUE``: other bytes (encrypted blobs, raw PCM): carried only where media is accepted.
+- ``OPAQUE``: other bytes (encrypted blobs, raw PCM, text in an encoding not recognised):
+  refused, except raw audio under an ``audio`` object where media is accepted.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
@@ -27,6 +30,8 @@ __all__ = [
     "TEXT",
     "Payload",
     "decode_string",
+    "decode_text",
+    "in_audio",
     "kind_of",
 ]
 
@@ -37,7 +42,14 @@ _DATA_URL = re.compile(
     re.IGNORECASE,
 )
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab and line ends, DEL and the C1 controls: never in text (UTF-8 bytes read
+# as Latin-1 are full of C1 controls, which keeps that misreading out)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CHARSET = re.compile(r";\s*charset=\"?([\w.:-]+)", re.IGNORECASE)
+#: encodings tried after UTF-8 and the declared one: Chinese text files are often in these.
+#: Big5 is tried last, so undeclared Big5 that is also valid GB18030 is read as GB18030 (the
+#: same bytes cannot be both); declare ``charset=big5`` to have it read right.
+_FALLBACKS = ("gb18030", "big5")
 
 #: keys whose string values are base64 payloads by convention (image/audio/file data)
 B64_KEYS = frozenset({"b64_json", "data", "file_data", "image", "images", "audio", "bytes"})
@@ -46,21 +58,61 @@ LONG_B64 = 256
 _MIN_B64 = 64
 
 
-def kind_of(data: bytes) -> tuple[str, str]:
-    """``(kind, media type)`` of raw bytes, judged by content."""
+def in_audio(path: tuple) -> bool:
+    """Whether a payload found at ``path`` sits in an audio object (raw PCM may be there)."""
+    return len(path) >= 2 and path[-2] in ("audio", "input_audio", "output_audio")
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a media type (a header or a data URL's parameters)."""
+    m = _CHARSET.search(content_type or "")
+    return m.group(1) if m else None
+
+
+def _read(data: bytes, codec: str) -> str | None:
+    try:
+        text = data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return None if _CONTROL.search(text) else text
+
+
+def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
+    """``(text, codec)`` when ``data`` is text without control characters, else None: UTF-32/16
+    when a byte order mark says so; else UTF-8 or the ``declared`` charset, and when the two
+    read the bytes as different texts, None (the reader may take either: not screenable);
+    else GB18030, Big5."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        tried: tuple[str, ...] = ("utf-32",)
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        tried = ("utf-16",)
+    else:
+        utf8 = _read(data, "utf-8")
+        other = _read(data, declared) if declared else None
+        if other is not None and utf8 is not None and other != utf8:
+            return None
+        if utf8 is not None:
+            return utf8, "utf-8"
+        if other is not None:
+            return other, declared  # type: ignore[return-value]
+        tried = _FALLBACKS
+    for codec in tried:
+        text = _read(data, codec)
+        if text is not None:
+            return text, codec
+    return None
+
+
+def kind_of(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """``(kind, media type)`` of raw bytes, judged by content (``declared``: a charset)."""
     guess = filetype.guess(data[:8192]) if data else None
     if guess is not None:
         mime = guess.mime
         if mime.startswith(("image/", "audio/", "video/")):
             return MEDIA, mime
         return DOCUMENT, mime
-    if not _CONTROL.search(data):
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            return TEXT, "text/plain"
+    if decode_text(data, declared) is not None:
+        return TEXT, "text/plain"
     return OPAQUE, "application/octet-stream"
 
 
@@ -93,16 +145,19 @@ def _b64decode(value: str) -> tuple[bytes, bool] | None:
 def _b64encoder(urlsafe: bool, prefix: str = "") -> object:
     enc = base64.urlsafe_b64encode if urlsafe else base64.b64encode
 
-    def encode(text: str) -> str:
-        return prefix + enc(text.encode("utf-8")).decode("ascii")
+    def encoder(codec: str) -> object:
+        return lambda text: prefix + enc(text.encode(codec)).decode("ascii")
 
-    return encode
+    return encoder
 
 
-def _judge(raw: bytes, encode: object, declared: str | None = None) -> Payload:
-    kind, mime = kind_of(raw)
-    text = raw.decode("utf-8") if kind == TEXT else None
-    return Payload(kind, declared if kind == TEXT and declared else mime, text, encode)
+def _judge(raw: bytes, encoder: object, mime: str | None = None, params: str = "") -> Payload:
+    """The payload of ``raw``; ``encoder(codec)`` makes the function that writes text back."""
+    kind, sniffed = kind_of(raw, charset_of(params))
+    if kind != TEXT:
+        return Payload(kind, sniffed, None, None)
+    text, codec = decode_text(raw, charset_of(params))  # type: ignore[misc]
+    return Payload(kind, mime or sniffed, text, encoder(codec))  # type: ignore[operator]
 
 
 def decode_string(value: str, key: object) -> Payload | None:
@@ -120,12 +175,14 @@ def decode_string(value: str, key: object) -> Payload | None:
             decoded = _b64decode(body)
             if decoded is None:
                 return None
-            return _judge(decoded[0], _b64encoder(decoded[1], head), m.group("mime"))
+            return _judge(
+                decoded[0], _b64encoder(decoded[1], head), m.group("mime"), m.group("params")
+            )
 
-        def encode(text: str) -> str:
-            return head + quote(text, safe="")
+        def encoder(codec: str) -> object:
+            return lambda text: head + quote(text.encode(codec), safe="")
 
-        return _judge(unquote_to_bytes(body), encode, m.group("mime"))
+        return _judge(unquote_to_bytes(body), encoder, m.group("mime"), m.group("params"))
     n = len(value)
     if n < _MIN_B64 or (n < LONG_B64 and key not in B64_KEYS):
         return None

@@ -39,7 +39,7 @@ import orjson
 from .decisions import ALL, Decisions
 from .jsontext import JsonView, unescape_all
 from .labels import TextLabel
-from .payloads import DOCUMENT
+from .payloads import DOCUMENT, OPAQUE, in_audio
 from .walker import Walk, path_text
 
 if TYPE_CHECKING:
@@ -240,7 +240,10 @@ class Slots:
         scope = slot.scope
         if self.decisions.screen_walk(walk, lambda ref: scope):
             return None
-        if walk.too_deep or any(p.kind == DOCUMENT for _, p, _, _ in walk.payloads):
+        if walk.too_deep or any(
+            p.kind == DOCUMENT or p.kind == OPAQUE and not in_audio(path)
+            for path, p, _, _ in walk.payloads
+        ):
             return None
         if not walk.changed:
             return raw

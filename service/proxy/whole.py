@@ -38,7 +38,7 @@ from .media import (
     read_bounded,
     rewrite_job_urls,
 )
-from .payloads import DOCUMENT, MEDIA, TEXT, kind_of
+from .payloads import DOCUMENT, MEDIA, OPAQUE, TEXT, charset_of, decode_text, in_audio, kind_of
 from .upstream import map_transport_errors
 from .walker import NON_TEXT, Walk
 
@@ -77,8 +77,8 @@ async def _screen_json(
     blocked = outputs.screen_walk(walk, scope_of)
     if walk.too_deep:
         raise Unscreenable("The model API answered with text nested too deep to screen.")
-    for _, payload, _, _ in walk.payloads:
-        if payload.kind == DOCUMENT:
+    for path, payload, _, _ in walk.payloads:
+        if payload.kind == DOCUMENT or payload.kind == OPAQUE and not in_audio(path):
             raise Unscreenable(f"The model API answered with a {payload.media_type} file.")
     if adapter is None:
         if blocked:
@@ -127,6 +127,18 @@ def _screen_text(call: Call, text: str) -> str:
     return holder[0]
 
 
+def _screen_body_text(call: Call, data: bytes, ctype: str) -> tuple[bytes, str]:
+    """A text body (``kind_of`` said TEXT) screened and written back in its own encoding, with
+    a media type that names that encoding."""
+    text, codec = decode_text(data, charset_of(ctype))  # type: ignore[misc]
+    data = _screen_text(call, text).encode(codec)
+    if not ctype.lower().startswith("text/"):
+        ctype = f"text/plain; charset={codec}"
+    elif charset_of(ctype) is None and codec != "utf-8":
+        ctype = f"{ctype}; charset={codec}"
+    return data, ctype
+
+
 async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
     """Relay a non-streaming upstream answer (``resp``: aiohttp response or a gateway reply)."""
     status = resp.status
@@ -158,9 +170,9 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             call.media_labeled.append((out.record.produce_id, out.media_type, out.explicit))
             extra.append((b"x-aigc-label", out.record.to_json().encode()))
         else:
-            kind, sniffed = kind_of(data)
+            kind, sniffed = kind_of(data, charset_of(ctype))
             if kind == TEXT:
-                data = _screen_text(call, data.decode("utf-8")).encode("utf-8")
+                data, ctype = _screen_body_text(call, data, ctype)
             elif kind != MEDIA:
                 raise Unscreenable(f"The model API answered with {sniffed} content.")
     elif not data:
@@ -208,12 +220,9 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         lines, _ = await _screen_json(proxy, call, lines, False, request)
         data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     else:
-        kind, sniffed = kind_of(data)
+        kind, sniffed = kind_of(data, charset_of(ctype))
         if kind == TEXT:
-            text = _screen_text(call, data.decode("utf-8"))
-            data = text.encode("utf-8")
-            if not mtype.startswith("text/"):
-                ctype = "text/plain; charset=utf-8"
+            data, ctype = _screen_body_text(call, data, ctype)
         elif kind == MEDIA and adapter is None:
             ctype = sniffed  # a binary media download: passed, as what it is
         else:

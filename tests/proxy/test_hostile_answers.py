@@ -710,3 +710,19 @@ def test_json_mode_content_streams_never_reveal_an_escaped_term(
         raw = r.read()
     assert r.status_code == 200, raw[:300]
     assert not reveals(raw, term), raw.decode()[-800:]
+
+
+@pytest.mark.parametrize("codec", ["gb18030", "utf-16"])
+def test_text_answers_in_other_encodings_are_screened(
+    codec: str, fake: FakeUpstream, gateway: str
+) -> None:
+    path = "/v1/some/download"
+    body = f"答{BLOCK}了".encode(codec)
+    fake.reply(path, Reply([body], content_type=f"text/plain; charset={codec}"))
+    r = httpx.get(gateway + path)
+    assert r.status_code == 403, r.text
+    fake.reply(path, Reply([f"答{MASK}了".encode(codec)], content_type="text/plain"))
+    r = httpx.get(gateway + path)
+    assert r.status_code == 200
+    assert r.content.decode(codec) == "答****了"
+    assert codec in r.headers["content-type"]

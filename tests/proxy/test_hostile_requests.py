@@ -617,3 +617,64 @@ def test_deeply_nested_arrays_are_screened_or_refused(
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
     assert fake.requests == []
+
+
+def _upload(gateway: str, data: bytes, content_type: str) -> httpx.Response:
+    return httpx.post(
+        gateway + "/v1/files",
+        data={"purpose": "assistants"},
+        files={"file": ("a.txt", data, content_type)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("codec", "content_type"),
+    [
+        ("utf-16", "text/plain"),  # a byte order mark says which
+        ("utf-32", "text/plain"),
+        ("utf-16-le", "text/plain; charset=utf-16-le"),  # no mark, declared
+        ("gb18030", "text/plain"),  # GBK/GB2312 files, undeclared
+        ("big5", "text/plain; charset=big5"),
+    ],
+)
+def test_text_files_in_other_encodings_are_screened(
+    codec: str, content_type: str, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.json("/v1/files", {"id": "file-1", "object": "file"})
+    r = _upload(gateway, f"請{BLOCK}吧".encode(codec), content_type)
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "gb18030"])
+def test_text_data_urls_in_other_encodings_are_screened(
+    codec: str, fake: FakeUpstream, gateway: str
+) -> None:
+    data = base64.b64encode(f"请{BLOCK}".encode(codec)).decode()
+    part = {"filename": "a.txt", "file_data": f"data:text/plain;charset={codec};base64,{data}"}
+    r = httpx.post(gateway + CHAT, json=chat(user([{"type": "file", "file": part}])))
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    assert fake.requests == []
+
+
+def test_a_masked_text_file_keeps_its_encoding(fake: FakeUpstream, gateway: str) -> None:
+    fake.json("/v1/files", {"id": "file-1", "object": "file"})
+    r = _upload(gateway, f"请{MASK}吧".encode("gb18030"), "text/plain")
+    assert r.status_code == 200, r.text
+    assert "请****吧".encode("gb18030") in fake.requests[-1].body
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (f"请{BLOCK}".encode("utf-16-le"), "text/plain"),  # no mark, not declared: unknown bytes
+        ("café".encode(), "text/plain; charset=gb18030"),  # reads as two different texts
+        (bytes(range(256)) * 4, "application/octet-stream"),
+    ],
+)
+def test_files_of_unknown_or_ambiguous_text_are_refused(
+    data: bytes, content_type: str, fake: FakeUpstream, gateway: str
+) -> None:
+    r = _upload(gateway, data, content_type)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unscreenable_file", r.text
+    assert fake.requests == []

@@ -180,3 +180,28 @@ def test_unescape_all_reads_json_nested_in_strings(
     decoded, complete = unescape_all(encoded)
     assert complete
     assert decoded == '"' * levels + text + '"' * levels
+
+
+@settings(max_examples=300)
+@given(
+    text=st.lists(st.sampled_from([*"ab 7\n前后配方請吧€é", BLOCK]), max_size=12).map("".join),
+    codec=st.sampled_from(["utf-8", "utf-16", "utf-32", "gb18030", "big5"]),
+    declare=st.booleans(),
+)
+def test_decode_text_never_misreads(text: str, codec: str, declare: bool) -> None:
+    """Checked against the stdlib codecs: where the encoding can be known (UTF-8, a byte order
+    mark, a declared charset) the text read back is the text written, or nothing (refused as
+    not screenable); undeclared GB18030 is read right unless its bytes are also UTF-8."""
+    from service.proxy.payloads import decode_text
+
+    try:
+        data = text.encode(codec)
+    except UnicodeEncodeError:
+        return  # not in Big5
+    got = decode_text(data, codec if declare else None)
+    if codec in ("utf-8", "utf-16", "utf-32"):
+        assert got is not None and got[0] == text
+    elif declare:
+        assert got is None or got[0] == text
+    elif codec == "gb18030" and decode_text(data, "utf-8") is None:
+        assert got is not None and got[0] == text
