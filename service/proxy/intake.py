@@ -213,6 +213,12 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             "Text is nested too deep (objects, arrays or JSON and data inside strings) to be screened.",
             code="nested_too_deep",
         )
+    if walk.remote:
+        raise UnsupportedMedia(
+            "A document given by URL cannot be screened (the model API would fetch it); send "
+            "its text, or upload it through the gateway.",
+            code="unscreenable_file",
+        )
     for path, payload, _, _ in walk.payloads:
         _refuse_file(payload.kind, payload.media_type, call.route.takes_media, in_audio(path))
     if not walk.changed:

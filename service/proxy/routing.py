@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote_to_bytes
 from service.errors import BadRequest
 
 from .protocols import Adapter, by_name
+from .walker import ident
 
 __all__ = ["Route", "canonical_segments", "resolve"]
 
@@ -228,7 +229,10 @@ def classify(method: str, segments: list[str]) -> Route | None:
             parts = tail.split("/")
             n = len(low) - len(parts)
             if n >= 0 and _match(tail, low[n:]) and any(_match(p, low[:n]) for p in prefixes):
-                return Route("no_text", _wire(segments), _family(low), template="gateway:no_text")
+                if all(ident(s) for s in segments):  # a model id, not text: else screened
+                    return Route(
+                        "no_text", _wire(segments), _family(low), template="gateway:no_text"
+                    )
     media = any(_ends_with(low, tail, _OPENAI_PREFIXES) >= 0 for tail in _MEDIA_TAILS) or _match(
         "v1/uploads/*/parts", low
     )

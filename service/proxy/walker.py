@@ -81,6 +81,9 @@ KNOWN_KEYS = frozenset(
 )
 
 _MAX_DEPTH = 8  # JSON inside a string inside JSON ...: decoded this deep; deeper is refused
+#: keys whose value is a document the model API fetches itself (Responses ``input_file``,
+#: Gemini ``file_data``, Mistral ``document_url``): text the gateway cannot read
+REMOTE_DOCUMENT_KEYS = frozenset({"file_url", "file_uri", "document_url"})
 _MAX_NESTING = 128  # objects and arrays inside each other: deeper is refused (stack, orjson)
 
 
@@ -133,6 +136,7 @@ class Walk:
         "opens",
         "changed",
         "too_deep",
+        "remote",
         "_fix",
         "_renames",
     )
@@ -153,6 +157,8 @@ class Walk:
         # paths of strings that hold more encoded text past _MAX_DEPTH: the caller refuses them
         # (scanned as they stand, a \\u-escaped term would pass unseen)
         self.too_deep: list[tuple] = []
+        # paths of documents given by URL (the model API would fetch them unscreened)
+        self.remote: list[tuple] = []
         self._fix = -1
         self._renames: list[tuple[int, dict, str, str]] = []
 
@@ -173,6 +179,8 @@ class Walk:
         if len(path) > _MAX_NESTING:
             self.too_deep.append(path)
             return
+        if not REMOTE_DOCUMENT_KEYS.isdisjoint(d) or d.get("type") == "document":
+            self._remote(d, path)
         non_text, strip, known = self.non_text, self.strip, KNOWN_KEYS
         for k, v in d.items():
             if strip is not None and k in strip:
@@ -191,6 +199,15 @@ class Walk:
                 self._dict(v, path + (k,))
             elif isinstance(v, list):
                 self._list(v, path + (k,))
+
+    def _remote(self, d: dict, path: tuple) -> None:
+        for key in REMOTE_DOCUMENT_KEYS.intersection(d):
+            url = d[key]
+            if isinstance(url, str) and not url[:5].lower() == "data:":
+                self.remote.append(path + (key,))
+        source = d.get("source")
+        if isinstance(source, dict) and source.get("type") == "url":  # an Anthropic document
+            self.remote.append(path + ("source",))
 
     def _list(self, items: list, path: tuple) -> None:
         if len(path) > _MAX_NESTING:

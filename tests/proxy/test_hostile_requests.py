@@ -678,3 +678,43 @@ def test_files_of_unknown_or_ambiguous_text_are_refused(
     r = _upload(gateway, data, content_type)
     assert r.status_code == 415 and r.json()["error"]["code"] == "unscreenable_file", r.text
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        (
+            "/v1/responses",
+            [{"type": "input_file", "file_url": "https://example.com/a.txt"}],
+        ),
+        (
+            "/v1/messages",
+            [{"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}],
+        ),
+        (CHAT, [{"type": "file", "file": {"file_url": "https://example.com/a.txt"}}]),
+        ("/v1/some/thing", [{"file_data": {"file_uri": "gs://bucket/a.txt"}}]),
+        (CHAT, [{"type": "document_url", "document_url": "https://example.com/a.pdf"}]),
+    ],
+)
+def test_documents_given_by_url_are_refused(
+    path: str, content: list, fake: FakeUpstream, gateway: str
+) -> None:
+    """The model API would fetch them: text the gateway cannot read."""
+    body = {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": content}]}
+    if path == "/v1/responses":
+        body = {"model": "m", "input": [{"role": "user", "content": content}]}
+    r = httpx.post(gateway + path, json=body)
+    assert r.status_code == 415 and "unscreenable_file" in r.text, r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_model_paths_that_are_not_ids_are_screened(
+    method: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """``/v1/models/<id>`` is on the no-text allow-list only when the id is an identifier."""
+    fake.json("/v1/models/gpt-4o", {"id": "gpt-4o", "object": "model"})
+    assert httpx.request(method, gateway + "/v1/models/gpt-4o").status_code == 200
+    r = httpx.request(method, gateway + f"/v1/models/请{BLOCK}")
+    assert r.status_code == 400
+    assert [q.path for q in fake.requests] == ["/v1/models/gpt-4o"]
