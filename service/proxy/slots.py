@@ -173,7 +173,9 @@ class Slots:
             if screened is None:
                 self.block(slot.scope)
                 return ""
-            return self.release(slot, key, screened)
+            # released as its reader decodes it (a stream guard judges that text), sent raw
+            slot.view = JsonView()
+            return self.release(slot, key, slot.view.push(screened) + slot.view.end())
         tail = slot.view.end() if slot.view is not None else ""
         if slot.held or "\\" in tail:
             slot.decoded.append(tail)
