@@ -186,7 +186,7 @@ def _piece_re() -> re.Pattern[str]:
 
 
 @cache
-def piece_start_search() -> Callable[[str], re.Match[str] | None]:
+def piece_start_search() -> Callable[..., re.Match[str] | None]:
     """``search`` of a character that can start a piece, or of any astral character: a text
     without one holds no piece start (a stream chunk without one adds nothing when no piece
     is open before it). The class lists the BMP characters one by one, which ``re`` tests
@@ -486,17 +486,28 @@ class DetectorStream:
     def feed(self, text: str, text_base: int, total: int, final: bool) -> list[Detected]:
         """Examine the complete pieces of ``text`` (which starts at ``text_base`` and runs to
         ``total``) after ``self.pos``. Afterwards ``self.pos`` is where text may still be part
-        of a piece that is not complete: nothing from there on may be released."""
+        of a piece that is not complete: nothing from there on may be released.
+
+        The pieces are those of ``_piece_re().finditer``, found by jumping to each possible
+        start with ``piece_start_search`` (a bitmap class) and matching there: ``finditer``
+        tries the piece pattern's alternation at every character in between (~0.06 us each,
+        most of a stream chunk's detector time)."""
         out: list[Detected] = []
-        pattern = _piece_re()
-        pos = self.pos - text_base
+        match = _piece_re().match
+        next_start = piece_start_search()
+        s = self.pos - text_base
         n = len(text)
-        for m in pattern.finditer(text, pos):
+        while (start := next_start(text, s)) is not None:
+            m = match(text, start.start())
+            if m is None:  # an astral character that cannot start a piece
+                s = start.end()
+                continue
             s, e = m.span()
             if not final and (e == n or (n - e < 4 and _may_continue(text, e))):
                 self.pos = text_base + s
                 return out
             out += detect_piece(text, s, e, self.enabled, text_base)
+            s = e
         self.pos = total if final else _hold_from(text, text_base, n)
         return out
 

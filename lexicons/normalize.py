@@ -319,7 +319,7 @@ def _fold(segment: str) -> str:
         folded = segment.translate(_BMP_TABLE or _bmp_table())
     else:
         folded = segment.translate(_TRANSLATE)
-    return _fix_keycaps(segment, folded)
+    return _fix_keycaps(segment, folded) if "\u20e3" in segment else folded
 
 
 def compact_stream(
