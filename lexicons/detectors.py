@@ -37,6 +37,7 @@ __all__ = [
     "URL_KEYWORDS",
     "detect_anchored",
     "detect_text",
+    "quiet_search",
 ]
 
 #: detector name -> category id (bundled categories.toml)
@@ -197,6 +198,26 @@ def piece_start_search() -> Callable[..., re.Match[str] | None]:
         starts.findall("".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x10000))))
     )
     return re.compile(f"[{re.escape(bmp)}\U00010000-\U0010ffff]").search
+
+
+@cache
+def quiet_search() -> Callable[[str], re.Match[str] | None]:
+    """``search`` of what makes a stream segment need the piece search when no piece is open
+    before it: two neighbouring characters that a piece may hold (word characters, dots,
+    the separators of digits), a word character at the segment's end (a piece that may go
+    on), or any astral character. A segment without one (most Chinese text: its numerals
+    stand alone, as in 一个 or 统一) holds only pieces of one word character followed by a
+    character that no piece holds: complete, and shorter than any hit. The pattern starts
+    with one class, which ``re`` scans for with a bitmap test."""
+    digit, letter = _class_points()
+    word = {p for p in digit | letter | set(map(ord, _SYMBOLS)) if p <= 0xFFFF}
+    held = word | set(map(ord, _DOTS + " \t\u3000－"))
+    held_bmp = "".join(re.escape(chr(p)) for p in sorted(held))
+    word_bmp = "".join(re.escape(chr(p)) for p in sorted(word))
+    astral = "\U00010000-\U0010ffff"
+    return re.compile(
+        f"[{held_bmp}{astral}](?:[{held_bmp}{astral}]|(?<=[{word_bmp}])\\Z|(?<=[{astral}]))"
+    ).search
 
 
 @cache
