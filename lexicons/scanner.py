@@ -425,9 +425,11 @@ class _Core:
             self.fut = cpos
             return cpos
         n = len(recent)
-        i = self.fut - cpos + n
-        if i < n - longest:
-            i = n - longest if n > longest else 0
+        i = n - longest  # no longer than that, and not before the previous answer
+        if i < self.fut - cpos + n:
+            i = self.fut - cpos + n
+        if i < 0:
+            i = 0
         prefixes = self.prefixes
         while i < n and recent[i:] not in prefixes:
             i += 1
