@@ -188,10 +188,10 @@ def _piece_re() -> re.Pattern[str]:
 
 @cache
 def piece_start_search() -> Callable[..., re.Match[str] | None]:
-    """``search`` of a character that can start a piece, or of any astral character: a text
-    without one holds no piece start (a stream chunk without one adds nothing when no piece
-    is open before it). The class lists the BMP characters one by one, which ``re`` tests
-    with a bitmap, ~15x faster than the ranges of ``_piece_re``."""
+    """``search`` (text, pos) of a character that can start a piece, or of any astral
+    character: where the piece search of ``DetectorStream.feed`` tries next. The class lists
+    the BMP characters one by one, which ``re`` tests with a bitmap, ~15x faster than the
+    ranges of ``_piece_re``."""
     digit, letter = _classes()
     starts = re.compile(f"[{digit}{letter}{re.escape(_SYMBOLS)}]")
     bmp = "".join(

@@ -13,9 +13,9 @@ same matches and the same masked text.
 
 Where a stream chunk's time goes (``push_small`` then ``StreamScanner.feed``'s fast path):
 ``str.translate`` of the chunk (compact_stream), one daachorse search over the chunk plus the
-held-back compact tail, the detectors' piece search over the new text (one regex), and the
-release bound (``_future_start``: a few dict/set look-ups). Hits, derived views and pending
-decisions only cost when they occur.
+held-back compact tail, one regex that tells whether the detectors need their piece search
+(``quiet_search``), and the release bound (``_future_start``: a few dict/set look-ups). Hits,
+derived views, detector pieces and pending decisions only cost when they occur.
 """
 
 from __future__ import annotations
@@ -217,7 +217,8 @@ class _Core:
         self.total += len(segment)
         det = self.det
         if det is not None:
-            # no piece open and none starting in the segment: the detectors have nothing to do
+            # no piece open, and none in the segment that may hold a hit or go on: the
+            # detectors have nothing to do (quiet_search)
             if det.pos == old_total and not final and self.quiet(segment) is None:
                 det.pos = self.total
             else:
@@ -241,7 +242,7 @@ class _Core:
         self.total = total = old_total + len(segment)
         det = self.det
         if det is not None:
-            # no piece open and none starting in the segment: the detectors have nothing to do
+            # as in _take
             if det.pos == old_total and self.quiet(segment) is None:
                 det.pos = total
             else:
@@ -949,19 +950,16 @@ class StreamScanner:
         # Fast path: no hit in flight, nothing to mask: release up to the possible term start.
         bound = core.release_bound(core._future_start())
         released = core.released
-        out = _new(StreamOutput)
-        _SET_OUT_MATCHES(out, [])
         if bound <= released:
-            _SET_OUT_TEXT(out, "")
-            return out
+            return _output("", [])
         base = core.text_base
-        _SET_OUT_TEXT(out, core.text[released - base : bound - base])
+        text = core.text[released - base : bound - base]
         core.released = bound
         keep_from = bound - WINDOW - 1
         if keep_from - base > _TRIM:
             core.text = core.text[keep_from - base :]
             core.text_base = keep_from
-        return out
+        return _output(text, [])
 
     def flush(self) -> StreamOutput:
         """End of stream: release everything still held back."""
