@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -287,11 +286,11 @@ _TRANSLATE = _LazyTable()
 # faster than it looks a dict up (0.7 vs 1.2 us per 20 CJK characters). A code point past its
 # end would be left as it is, so it only serves strings proven to hold no astral character:
 # ASCII, or a compact 1- or 2-byte-per-character CPython string, told by its size (anything
-# else, e.g. a str subclass or another Python, takes the dict).
+# else, e.g. a str subclass or another Python, takes the dict). ``str.__sizeof__`` is read
+# directly: ``sys.getsizeof`` costs ~4x more per call.
 _BMP_TABLE: list[int] | None = None
-_SIZEOF = sys.getsizeof
-_UCS1_OVERHEAD = _SIZEOF("\xe9") - 1
-_UCS2_OVERHEAD = _SIZEOF("\u0100") - 2
+_UCS1_OVERHEAD = "\xe9".__sizeof__() - 1
+_UCS2_OVERHEAD = "\u0100".__sizeof__() - 2
 
 
 def _bmp_table() -> list[int]:
@@ -307,19 +306,15 @@ _LONG_RUN = re.compile(f"\x00{{{MAX_RUN + 1},}}")
 
 def fold(segment: str) -> str:
     """``segment`` folded 1:1: every noise character (keycap digits too) as NUL."""
-    return _fold(segment)
-
-
-def _fold(segment: str) -> str:
     if segment.__class__ is str and (  # provably no astral character: the list table
         segment.isascii()
-        or _SIZEOF(segment) - 2 * len(segment) == _UCS2_OVERHEAD
-        or _SIZEOF(segment) - len(segment) == _UCS1_OVERHEAD
+        or segment.__sizeof__() - 2 * len(segment) == _UCS2_OVERHEAD
+        or segment.__sizeof__() - len(segment) == _UCS1_OVERHEAD
     ):
         folded = segment.translate(_BMP_TABLE or _bmp_table())
     else:
         folded = segment.translate(_TRANSLATE)
-    return _fix_keycaps(segment, folded)
+    return _fix_keycaps(segment, folded) if "\u20e3" in segment else folded
 
 
 def compact_stream(
@@ -331,7 +326,7 @@ def compact_stream(
     otherwise as the folded segment itself (a ``str``): the compact characters are then its
     characters other than NUL, in order, so :func:`kept_offsets` gives the offsets when (and
     only for as far as) they are needed."""
-    folded = _fold(segment)
+    folded = fold(segment)
     n = len(folded)
     run_len = carry.run_len
     if not run_len and "\x00" not in folded:
@@ -340,8 +335,11 @@ def compact_stream(
     if not compact:  # only noise: the run goes on
         carry.run_len = run_len + n
         return compact, []
-    lead = n - len(folded.lstrip("\x00"))
-    if run_len + lead > MAX_RUN or (n - len(compact) > MAX_RUN and _LONG_RUN.search(folded)):
+    noise = n - len(compact)
+    if run_len + noise > MAX_RUN and (  # else no run can be too long: the common case
+        run_len + n - len(folded.lstrip("\x00")) > MAX_RUN
+        or (noise > MAX_RUN and _LONG_RUN.search(folded))
+    ):
         return compact_folded(folded, base, carry)
     carry.run_len = n - len(folded.rstrip("\x00"))
     return compact, folded
@@ -359,7 +357,7 @@ def kept_offsets(folded: str, base: int, start: int = 0) -> list[int]:
 def compact_small(segment: str, base: int, carry: NoiseCarry) -> tuple[str, list[int]]:
     """Pure-Python :func:`compact_segment` for short segments (stream chunks): same output as
     a string of compact characters and a list of original offsets, without numpy overhead."""
-    return compact_folded(_fold(segment), base, carry)
+    return compact_folded(fold(segment), base, carry)
 
 
 def compact_folded(folded: str, base: int, carry: NoiseCarry) -> tuple[str, list[int]]:

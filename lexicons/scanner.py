@@ -13,9 +13,9 @@ same matches and the same masked text.
 
 Where a stream chunk's time goes (``push_small`` then ``StreamScanner.feed``'s fast path):
 ``str.translate`` of the chunk (compact_stream), one daachorse search over the chunk plus the
-held-back compact tail, the detectors' piece search over the new text (one regex), and the
-release bound (``_future_start``: a few dict/set look-ups). Hits, derived views and pending
-decisions only cost when they occur.
+held-back compact tail, one regex that tells whether the detectors need their piece search
+(``quiet_search``), and the release bound (``_future_start``: a few dict/set look-ups). Hits,
+derived views, detector pieces and pending decisions only cost when they occur.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .detectors import (
     Detected,
     DetectorStream,
     detect_anchored,
-    piece_start_search,
+    quiet_search,
 )
 from .gaps import PUNCT_CHARS
 from .normalize import (
@@ -158,6 +158,8 @@ COLUMN_WISE_MIN = 16
 ONE_KEY_SORT_MIN = 256
 #: The stream's context buffer is cut once this many characters lie before what is needed.
 _TRIM = 128
+#: What a segment may end with that can still become a keycap (see ``keycap_split``).
+_KEYCAP_HEADS = (*"0123456789", "\ufe0f")
 
 
 class _Core:
@@ -175,6 +177,10 @@ class _Core:
         self.cpos = 0  # compact characters produced
         self.byte_base = 0  # automaton input consumed (bytes as latin-1 chars)
         self.empty = compiled.max_key_len == 0  # no terms at all: nothing to match
+        # the longest key, read once (Compiled's attributes are slow to read: its __getattr__
+        # defers fields), and the cut of a string's last max_key_len - 1 characters
+        self.keep = keep = compiled.max_key_len
+        self.tail = slice(1 - keep, None) if keep > 1 else slice(0, 0)
         # Streams match with daachorse (when installed) over the new compact text plus the
         # last max_key_len - 1 compact characters before it, which catches every key that
         # ends in the new text; otherwise with a pyahocorasick iterator carried across chunks.
@@ -185,17 +191,21 @@ class _Core:
             self.iter = compiled.automaton.iter("")
         self.views = [ViewState(v) for v in compiled.views]
         self.det = DetectorStream(compiled.detectors) if compiled.detectors else None
-        self.piece_start = piece_start_search()
+        self.quiet = quiet_search()
         # original offsets of the last compact characters; None: not computed yet, they are
         # those of the last kept characters of the folded segment in `hist_src` (see _hist)
         self.hist: list[int] | range | None = []
         self.hist_src: tuple[str, int, int] = ("", 0, 0)  # folded, base, compact length
-        self.recent = ""  # the last compact characters (for the automaton depth)
+        self.recent = ""  # the last max_key_len - 1 compact characters, cut by `tail`
         self.pending: list[tuple[int, int, int, int, int]] = []  # cs, ce, os, oe, key id
         self.allows: list[tuple[int, int]] = []  # compact spans of allow-list hits
         self.ready: list[Match] = []  # final, not yet released
         self.released = 0  # original offset up to which text was released
         self.fut = 0  # last answer of _future_start
+        # compiled.open_prefix_ends and open_prefixes, read on first use (they are unpickled
+        # lazily)
+        self.prefix_ends: dict[str, int] | None = None
+        self.prefixes: frozenset[str] = frozenset()
 
     # -- input -------------------------------------------------------------------------------
 
@@ -207,8 +217,9 @@ class _Core:
         self.total += len(segment)
         det = self.det
         if det is not None:
-            # no piece open and none starting in the segment: the detectors have nothing to do
-            if det.pos == old_total and not final and self.piece_start(segment) is None:
+            # no piece open, and none in the segment that may hold a hit or go on: the
+            # detectors have nothing to do (quiet_search)
+            if det.pos == old_total and not final and self.quiet(segment) is None:
                 det.pos = self.total
             else:
                 self._detect(final)
@@ -222,8 +233,30 @@ class _Core:
         return segment[:cut] if self.defer else segment
 
     def push_small(self, segment: str) -> None:
-        """``push`` for a short stream delta (the per-chunk hot path of ``feed``)."""
-        segment = self._take(segment)
+        """``push`` for a short segment: a stream delta (the per-chunk hot path of ``feed``)
+        or a short one-shot text. ``_take`` and ``_find_new`` are inlined here, and
+        ``keycap_split`` is called only when the segment ends in a digit or U+FE0F: each
+        call would cost ~0.1 us of a chunk's few."""
+        self.text += segment
+        old_total = self.total
+        self.total = total = old_total + len(segment)
+        det = self.det
+        if det is not None:
+            # as in _take
+            if det.pos == old_total and self.quiet(segment) is None:
+                det.pos = total
+            else:
+                self._detect(False)
+        if self.empty:
+            self.ctotal = total
+            return
+        if self.defer:
+            segment = self.defer + segment
+            self.defer = ""
+        if segment.endswith(_KEYCAP_HEADS):
+            cut = keycap_split(segment)
+            self.defer = segment[cut:]
+            segment = segment[:cut]
         if not segment:
             return
         base = self.ctotal
@@ -231,10 +264,10 @@ class _Core:
         compact, orig = compact_stream(segment, base, self.carry)
         if not compact:
             return
-        keep = self.c.max_key_len
+        keep = self.keep
         find = self.find
-        if find is not None:  # _find_new, inlined
-            prefix = self.recent[1 - keep :] if keep > 1 else ""
+        if find is not None:
+            prefix = self.recent
             hits = find(prefix + compact)
             if hits:
                 p = len(prefix)
@@ -251,7 +284,7 @@ class _Core:
                 self.cpos += len(compact)
                 self.hist = None
                 self.hist_src = (orig, base, len(compact))
-                self.recent = compact[-keep:]
+                self.recent = compact[self.tail]
                 return
             orig = kept_offsets(orig, base)
         if self.views:
@@ -266,10 +299,10 @@ class _Core:
         self.cpos += len(compact)
         if len(compact) >= keep:
             self.hist = orig[-keep:]
-            self.recent = compact[-keep:]
+            self.recent = compact[self.tail]
         else:
             self.hist = ([*self._hist(), *orig])[-keep:]
-            self.recent = (self.recent + compact)[-keep:]
+            self.recent = (self.recent + compact)[self.tail]
 
     def push(self, segment: str, final: bool = False) -> None:
         """Consume a segment of any length (``final``: the text ends after it)."""
@@ -291,7 +324,7 @@ class _Core:
         if self.views:
             self._push_views(compact, orig)
         if self.find is not None:
-            hits = self._find_new(compact, self.c.max_key_len)
+            hits = self._find_new(compact)
             if hits:
                 self._record_chars(hits, orig)
             self.cpos += len(compact)
@@ -329,16 +362,17 @@ class _Core:
             ]
 
     def _keep_tail(self, compact: str, orig) -> None:
-        keep = self.c.max_key_len
+        keep = self.keep
         tail = orig[-keep:]
         tail = tail if isinstance(tail, list) else tail.tolist()
         self.hist = ([*self._hist(), *tail])[-keep:]
-        self.recent = (self.recent + compact[-keep:])[-keep:]
+        self.recent = (self.recent + compact[self.tail])[self.tail]
 
-    def _find_new(self, compact: str, keep: int) -> list[tuple[int, int]]:
+    def _find_new(self, compact: str) -> list[tuple[int, int]]:
         """daachorse hits that end in ``compact`` (the new compact text) as (index of the
-        last character in ``compact``, key id); keys are at most ``keep`` characters long."""
-        prefix = self.recent[1 - keep :] if keep > 1 else ""
+        last character in ``compact``, key id): found in ``compact`` after the last
+        ``max_key_len - 1`` compact characters before it."""
+        prefix = self.recent
         found = self.find(prefix + compact)
         if not found:
             return found
@@ -380,16 +414,24 @@ class _Core:
         """Compact index where the earliest hit still to come may start: the start of the
         longest suffix of the compact text that is a proper prefix of some key (a complete key
         that nothing extends is not in progress: its own hit is already recorded). It never
-        moves backwards, so only positions after the previous answer are tried."""
+        moves backwards, so only suffixes that start after the previous answer are tried."""
         recent = self.recent
         cpos = self.cpos
-        longest = self.c.open_prefix_ends.get(recent[-1:])  # the suffix must end there
+        ends = self.prefix_ends
+        if ends is None:  # the first time (the compiled tables are unpickled on first use)
+            ends = self.prefix_ends = self.c.open_prefix_ends
+            self.prefixes = self.c.open_prefixes
+        longest = ends.get(recent[-1:])  # the suffix must end there
         if longest is None:
             self.fut = cpos
             return cpos
         n = len(recent)
-        prefixes = self.c.open_prefixes
-        i = max(self.fut - cpos + n, n - longest, 0)
+        i = n - longest  # no longer than that, and not before the previous answer
+        if i < self.fut - cpos + n:
+            i = self.fut - cpos + n
+        if i < 0:
+            i = 0
+        prefixes = self.prefixes
         while i < n and recent[i:] not in prefixes:
             i += 1
         self.fut = fut = cpos - n + i
@@ -409,21 +451,20 @@ class _Core:
 
     def _orig_of(self, cidx: int) -> int:
         back = self.cpos - cidx  # 1: the last compact character
-        if self.hist is None:
+        if self.hist is None:  # the back-th last character kept in the folded segment
             folded, base, _ = self.hist_src
-            j = len(folded)
-            while back:
-                j -= 1
-                if folded[j] != "\x00":
-                    back -= 1
-            return base + j
+            kept = folded.rstrip("\x00")
+            while back > 1:
+                kept = kept[:-1].rstrip("\x00")
+                back -= 1
+            return base + len(kept) - 1
         return self.hist[-back]
 
     def _hist(self) -> list[int] | range:
         hist = self.hist
         if hist is None:
             folded, base, n = self.hist_src
-            keep = self.c.max_key_len
+            keep = self.keep
             hist = self.hist = kept_offsets(folded, base, n - keep)
         return hist
 

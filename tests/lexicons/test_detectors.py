@@ -246,6 +246,58 @@ def test_long_random_text_one_shot_equals_streaming():
     assert matches == full
 
 
+# single characters at the edges of quiet_search (which lets a stream chunk skip the piece
+# search): lone numerals and digits, dots, the separators of digits, letters, symbols, astral
+# word characters, characters no piece holds
+EDGE_CHARS = [
+    *"一二五幺零两点1５9aXq@_-－.。．｡ \t\u3000的国，\n",
+    "𝟓",  # a math digit (astral, a word character)
+    "𝐚",
+    "😀",
+    "\ufe0f",
+    "\u20e3",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    head=st.text(alphabet=st.sampled_from(EDGE_CHARS), max_size=12),
+    # characters no piece holds, more often: a quiet segment has no two piece characters side
+    # by side
+    segment=st.text(
+        alphabet=st.sampled_from(EDGE_CHARS + [*"的国，"] * 6), min_size=1, max_size=12
+    ),
+)
+def test_a_quiet_segment_needs_no_piece_search(head, segment):
+    """When no piece is open before a segment and ``quiet_search`` finds nothing in it, the
+    piece search over the segment finds no hit and leaves no piece open: skipping it (as the
+    streaming core does) changes nothing."""
+    from lexicons.detectors import DetectorStream, quiet_search
+
+    stream = DetectorStream(frozenset(DETECTORS))
+    stream.feed(head, 0, len(head), False)
+    if stream.pos != len(head) or quiet_search()(segment) is not None:
+        return
+    text = head + segment
+    assert stream.feed(text, 0, len(text), False) == []
+    assert stream.pos == len(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(st.sampled_from(EDGE_CHARS + ["13800138000", "a@b.cn", "qq"]), max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=16),
+)
+def test_detectors_stream_like_one_shot_cut_anywhere(pieces, cuts):
+    """Chunks cut between any two characters, around numbers and addresses that the
+    detectors report: streaming gives the one-shot matches and masked text."""
+    text = "".join(pieces)
+    full = LEX.scan(text)
+    released, matches = stream_all(LEX, _split(text, cuts))
+    assert matches == full
+    assert released == LEX.mask(text, [m for m in full if m.action in ("mask", "block")])
+
+
 def test_the_quick_piece_classes_are_the_reference_classes() -> None:
     """The piece search's classes (BMP listed one by one, astral ranges behind a guard) hold
     exactly the code points of the reference classes of ranges, over every code point."""

@@ -380,6 +380,31 @@ def test_vectorised_chunk_path_streams_identically(pieces, cuts):
         scanner_module.SMALL_SEGMENT = saved
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(
+            [*"冰毒大麻哈鱼卖人的，。 \u200b", "1", "\ufe0f", "\u20e3", "😀"]
+            + [f"冰{z * k}毒" for z in " \u200b" for k in (MAX_RUN - 1, MAX_RUN, MAX_RUN + 1)]
+            + ["\u200b" * MAX_RUN]
+        ),
+        max_size=30,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=20),
+)
+def test_noise_runs_and_keycaps_cut_anywhere(pieces, cuts):
+    """Chunks cut inside terms, inside noise runs just shorter and longer than ``MAX_RUN``
+    (a barrier or not: zero-width runs join terms up to it), between a digit and its keycap
+    marks: the one-shot result, and that of the vectorised path (short one-shot texts take
+    the streaming core)."""
+    from lexicons import scanner as scanner_module
+
+    text = "".join(pieces)
+    _check_equivalence(SAMPLE, text, cuts)
+    if SAMPLE._c.fast is not None:
+        assert SAMPLE.scan(text) == scanner_module._scan_fast(SAMPLE._c, text)
+
+
 def test_hold_back_is_only_a_possible_term_start():
     scanner = SAMPLE.stream()
     assert scanner.feed("卖冰").text == "卖"  # 冰 may start 冰毒
