@@ -33,6 +33,7 @@ __all__ = [
     "decode_text",
     "in_audio",
     "kind_of",
+    "unreadable",
 ]
 
 TEXT, MEDIA, DOCUMENT, OPAQUE = "text", "media", "document", "opaque"
@@ -61,6 +62,12 @@ _MIN_B64 = 64
 def in_audio(path: tuple) -> bool:
     """Whether a payload found at ``path`` sits in an audio object (raw PCM may be there)."""
     return len(path) >= 2 and path[-2] in ("audio", "input_audio", "output_audio")
+
+
+def unreadable(path: tuple, payload: Payload) -> bool:
+    """Whether an answer's payload found at ``path`` cannot be relayed: a document, or bytes
+    of no known kind outside an audio object."""
+    return payload.kind == DOCUMENT or payload.kind == OPAQUE and not in_audio(path)
 
 
 def charset_of(content_type: str | None) -> str | None:

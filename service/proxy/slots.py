@@ -31,6 +31,7 @@ leaves through ``guard_released`` (the relay sends it in events of its own).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ import orjson
 from .decisions import ALL, Decisions
 from .jsontext import JsonView, unescape_all
 from .labels import TextLabel
-from .payloads import DOCUMENT, OPAQUE, in_audio
+from .payloads import unreadable
 from .walker import Walk, path_text
 
 if TYPE_CHECKING:
@@ -242,10 +243,7 @@ class Slots:
         scope = slot.scope
         if self.decisions.screen_walk(walk, lambda ref: scope):
             return None
-        if walk.too_deep or any(
-            p.kind == DOCUMENT or p.kind == OPAQUE and not in_audio(path)
-            for path, p, _, _ in walk.payloads
-        ):
+        if walk.too_deep or any(unreadable(path, p) for path, p, _, _ in walk.payloads):
             return None
         if not walk.changed:
             return raw
@@ -268,12 +266,10 @@ class Slots:
             seen = d.screen.lexicon.scan(plain)
         except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
             return not d.fail(exc)
-        counts: dict[str, int] = {}
-        for m in seen:
-            counts[m.term] = counts.get(m.term, 0) + 1
+        counts = Counter(m.term for m in seen)
         hidden = []
         for m in found:
-            if counts.get(m.term, 0):
+            if counts[m.term]:
                 counts[m.term] -= 1
             elif d.screen.action(m) in ("mask", "block"):
                 hidden.append(m)

@@ -40,7 +40,7 @@ import orjson
 
 from .decisions import ALL, Decisions
 from .framing import Frame, NDJSONParser, SSEParser, ndjson_line, sse_event
-from .payloads import DOCUMENT, OPAQUE, in_audio
+from .payloads import unreadable
 from .slots import Slots
 from .walker import NON_TEXT, Walk
 
@@ -480,7 +480,7 @@ class StreamRelay:
         if whole.too_deep:
             raise Unparseable("text nested too deep to screen")
         for path, payload, _, _ in whole.payloads:
-            if payload.kind == DOCUMENT or payload.kind == OPAQUE and not in_audio(path):
+            if unreadable(path, payload):
                 raise Unparseable(f"a {payload.media_type} file the gateway cannot read")
         if whole.refs:
             self.decisions.screen_walk(whole, lambda r: scopes[id(r)])

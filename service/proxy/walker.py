@@ -203,7 +203,7 @@ class Walk:
     def _remote(self, d: dict, path: tuple) -> None:
         for key in REMOTE_DOCUMENT_KEYS.intersection(d):
             url = d[key]
-            if isinstance(url, str) and not url[:5].lower() == "data:":
+            if isinstance(url, str) and url[:5].lower() != "data:":
                 self.remote.append(path + (key,))
         source = d.get("source")
         if isinstance(source, dict) and source.get("type") == "url":  # an Anthropic document

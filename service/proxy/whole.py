@@ -38,7 +38,7 @@ from .media import (
     read_bounded,
     rewrite_job_urls,
 )
-from .payloads import DOCUMENT, MEDIA, OPAQUE, TEXT, charset_of, decode_text, in_audio, kind_of
+from .payloads import MEDIA, TEXT, charset_of, decode_text, kind_of, unreadable
 from .upstream import map_transport_errors
 from .walker import NON_TEXT, Walk
 
@@ -78,7 +78,7 @@ async def _screen_json(
     if walk.too_deep:
         raise Unscreenable("The model API answered with text nested too deep to screen.")
     for path, payload, _, _ in walk.payloads:
-        if payload.kind == DOCUMENT or payload.kind == OPAQUE and not in_audio(path):
+        if unreadable(path, payload):
             raise Unscreenable(f"The model API answered with a {payload.media_type} file.")
     if adapter is None:
         if blocked:
