@@ -1,7 +1,7 @@
 """Request intake: read the body, parse it by what it is, validate it, screen every text.
 
 A body is parsed by its content type (JSON, JSON Lines, multipart, form, text) and, when the
-type says nothing useful, by its content (``payloads.kind_of``). What cannot be parsed is not
+type says nothing useful, by its content (``payloads.sniff``). What cannot be parsed is not
 forwarded: 400 (bad JSON, bad multipart) or 415 (a document the gateway cannot read, or media
 on a route that takes none), in the protocol's envelope. The query string is screened too.
 
@@ -30,7 +30,8 @@ from .payloads import (
     charset_of,
     decode_text,
     in_audio,
-    kind_of,
+    sniff,
+    unreadable_kind,
 )
 from .walker import Walk
 
@@ -121,32 +122,29 @@ def parse_body(raw: bytes, call: Call) -> Body:
             raise BadRequest("The form body cannot be parsed.", code="invalid_form") from None
         return Body("form", raw, [list(p) for p in pairs], mtype)
     charset = charset_of(full)
-    kind, sniffed = kind_of(raw, charset)
-    if kind == TEXT:
-        text, codec = decode_text(raw, charset)  # type: ignore[misc]
+    found = sniff(raw, charset)
+    if found.kind == TEXT:
+        text, codec = found.text or "", found.codec
         if text.lstrip()[:1] in ("{", "["):
             try:
                 return Body("json", raw, orjson.loads(text), "application/json")
             except orjson.JSONDecodeError:
                 pass
         return Body("text", raw, [text], mtype, codec)
-    _refuse_file(kind, sniffed, call.route.takes_media)
+    _refuse_file(found.kind, found.media_type, call.route.takes_media)
     return Body("media", raw, None, mtype)
 
 
 def _refuse_file(kind: str, media_type: str, takes_media: bool, audio: bool = False) -> None:
     """Refuse what cannot pass: documents, bytes of no known kind (but raw audio under an
     ``audio`` object), and media on a route that takes none."""
-    if kind == DOCUMENT:
+    if unreadable_kind(kind, audio):
         raise UnsupportedMedia(
             f"A {media_type} file cannot be screened (no document text reader is installed); "
-            "send its text instead.",
-            code="unscreenable_file",
-        )
-    if kind == OPAQUE and not audio:
-        raise UnsupportedMedia(
-            "Bytes of no known kind cannot be screened; send text in UTF-8 (or UTF-16 with a "
-            "byte order mark, or with its charset declared).",
+            "send its text instead."
+            if kind == DOCUMENT
+            else "Bytes of no known kind cannot be screened; send text in UTF-8 (or UTF-16 "
+            "with a byte order mark, or with its charset declared).",
             code="unscreenable_file",
         )
     if kind in (MEDIA, OPAQUE) and not takes_media:
@@ -171,16 +169,17 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
         mp: Multipart = body.value
         for part in mp.parts:
             names = [part.filename] if part.filename else []
-            kind, sniffed = (
-                (TEXT, "") if part.filename is None else kind_of(part.data, part.charset)
-            )
-            if kind != TEXT:
-                _refuse_file(kind, sniffed, call.route.takes_media)
-                if names:
-                    walk.add(names, ("<multipart>", part.name, "filename"))
-                files.append((part, None, names))
-                continue
-            decoded = decode_text(part.data, part.charset)
+            if part.filename is None:  # a form field: text, whatever bytes it starts with
+                decoded = decode_text(part.data, part.charset)
+            else:
+                found = sniff(part.data, part.charset)
+                if found.kind != TEXT:
+                    _refuse_file(found.kind, found.media_type, call.route.takes_media)
+                    if names:
+                        walk.add(names, ("<multipart>", part.name, "filename"))
+                    files.append((part, None, names))
+                    continue
+                decoded = found.text, found.codec
             if decoded is None:
                 raise BadRequest(
                     f"The form field {part.name!r} is not text.", code="invalid_multipart"

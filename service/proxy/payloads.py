@@ -29,11 +29,13 @@ __all__ = [
     "OPAQUE",
     "TEXT",
     "Payload",
+    "Sniffed",
     "decode_string",
     "decode_text",
     "in_audio",
-    "kind_of",
+    "sniff",
     "unreadable",
+    "unreadable_kind",
 ]
 
 TEXT, MEDIA, DOCUMENT, OPAQUE = "text", "media", "document", "opaque"
@@ -65,9 +67,14 @@ def in_audio(path: tuple) -> bool:
 
 
 def unreadable(path: tuple, payload: Payload) -> bool:
-    """Whether an answer's payload found at ``path`` cannot be relayed: a document, or bytes
-    of no known kind outside an audio object."""
-    return payload.kind == DOCUMENT or payload.kind == OPAQUE and not in_audio(path)
+    """Whether a payload found at ``path`` cannot pass, in a request or an answer."""
+    return unreadable_kind(payload.kind, in_audio(path))
+
+
+def unreadable_kind(kind: str, audio: bool = False) -> bool:
+    """Whether bytes of ``kind`` cannot pass: a document, or bytes of no known kind outside an
+    audio object (``audio``: where raw PCM may be)."""
+    return kind == DOCUMENT or kind == OPAQUE and not audio
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -110,17 +117,28 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str] | N
     return None
 
 
-def kind_of(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """``(kind, media type)`` of raw bytes, judged by content (``declared``: a charset)."""
+@dataclass(slots=True, frozen=True)
+class Sniffed:
+    """What raw bytes are: their kind, media type and, for ``TEXT``, the text and its codec."""
+
+    kind: str
+    media_type: str
+    text: str | None = None
+    codec: str | None = None
+
+
+def sniff(data: bytes, declared: str | None = None) -> Sniffed:
+    """What ``data`` is, judged by content (``declared``: a charset), decoded once when text."""
     guess = filetype.guess(data[:8192]) if data else None
     if guess is not None:
         mime = guess.mime
         if mime.startswith(("image/", "audio/", "video/")):
-            return MEDIA, mime
-        return DOCUMENT, mime
-    if decode_text(data, declared) is not None:
-        return TEXT, "text/plain"
-    return OPAQUE, "application/octet-stream"
+            return Sniffed(MEDIA, mime)
+        return Sniffed(DOCUMENT, mime)
+    decoded = decode_text(data, declared)
+    if decoded is not None:
+        return Sniffed(TEXT, "text/plain", *decoded)
+    return Sniffed(OPAQUE, "application/octet-stream")
 
 
 @dataclass(slots=True)
@@ -160,11 +178,10 @@ def _b64encoder(urlsafe: bool, prefix: str = "") -> object:
 
 def _judge(raw: bytes, encoder: object, mime: str | None = None, params: str = "") -> Payload:
     """The payload of ``raw``; ``encoder(codec)`` makes the function that writes text back."""
-    kind, sniffed = kind_of(raw, charset_of(params))
-    if kind != TEXT:
-        return Payload(kind, sniffed, None, None)
-    text, codec = decode_text(raw, charset_of(params))  # type: ignore[misc]
-    return Payload(kind, mime or sniffed, text, encoder(codec))  # type: ignore[operator]
+    found = sniff(raw, charset_of(params))
+    if found.kind != TEXT:
+        return Payload(found.kind, found.media_type, None, None)
+    return Payload(TEXT, mime or found.media_type, found.text, encoder(found.codec))  # type: ignore[operator]
 
 
 def decode_string(value: str, key: object) -> Payload | None:

@@ -38,7 +38,7 @@ from .media import (
     read_bounded,
     rewrite_job_urls,
 )
-from .payloads import MEDIA, TEXT, charset_of, decode_text, kind_of, unreadable
+from .payloads import MEDIA, TEXT, Sniffed, charset_of, sniff, unreadable
 from .upstream import map_transport_errors
 from .walker import NON_TEXT, Walk
 
@@ -127,11 +127,11 @@ def _screen_text(call: Call, text: str) -> str:
     return holder[0]
 
 
-def _screen_body_text(call: Call, data: bytes, ctype: str) -> tuple[bytes, str]:
-    """A text body (``kind_of`` said TEXT) screened and written back in its own encoding, with
-    a media type that names that encoding."""
-    text, codec = decode_text(data, charset_of(ctype))  # type: ignore[misc]
-    data = _screen_text(call, text).encode(codec)
+def _screen_body_text(call: Call, found: Sniffed, ctype: str) -> tuple[bytes, str]:
+    """A text body (``found`` by ``sniff``) screened and written back in its own encoding,
+    with a media type that names that encoding."""
+    codec = found.codec or "utf-8"
+    data = _screen_text(call, found.text or "").encode(codec)
     if not ctype.lower().startswith("text/"):
         ctype = f"text/plain; charset={codec}"
     elif charset_of(ctype) is None and codec != "utf-8":
@@ -170,11 +170,11 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
             call.media_labeled.append((out.record.produce_id, out.media_type, out.explicit))
             extra.append((b"x-aigc-label", out.record.to_json().encode()))
         else:
-            kind, sniffed = kind_of(data, charset_of(ctype))
-            if kind == TEXT:
-                data, ctype = _screen_body_text(call, data, ctype)
-            elif kind != MEDIA:
-                raise Unscreenable(f"The model API answered with {sniffed} content.")
+            found = sniff(data, charset_of(ctype))
+            if found.kind == TEXT:
+                data, ctype = _screen_body_text(call, found, ctype)
+            elif found.kind != MEDIA:
+                raise Unscreenable(f"The model API answered with {found.media_type} content.")
     elif not data:
         pass
     elif "json" in mtype and mtype not in _JSONL or (not mtype and data.lstrip()[:1] in b"{["):
@@ -220,13 +220,13 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         lines, _ = await _screen_json(proxy, call, lines, False, request)
         data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     else:
-        kind, sniffed = kind_of(data, charset_of(ctype))
-        if kind == TEXT:
-            data, ctype = _screen_body_text(call, data, ctype)
-        elif kind == MEDIA and adapter is None:
-            ctype = sniffed  # a binary media download: passed, as what it is
+        found = sniff(data, charset_of(ctype))
+        if found.kind == TEXT:
+            data, ctype = _screen_body_text(call, found, ctype)
+        elif found.kind == MEDIA and adapter is None:
+            ctype = found.media_type  # a binary media download: passed, as what it is
         else:
-            raise Unscreenable(f"The model API answered with {sniffed} content.")
+            raise Unscreenable(f"The model API answered with {found.media_type} content.")
     proxy.metrics.scan_output.observe(time.perf_counter() - t0)
     if status >= 400:
         proxy.metrics.upstream_errors.labels(code=str(status)).inc()
