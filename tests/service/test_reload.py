@@ -127,25 +127,38 @@ def test_in_flight_screen_keeps_its_version(reloadable, lexdir: Path) -> None:
 def test_requests_do_not_fail_during_reloads(reloadable, lexdir: Path) -> None:
     c, _, _ = reloadable
     statuses: list[int] = []
+    answered = threading.Condition()
     stop = threading.Event()
 
     def hammer() -> None:
         with httpx.Client(base_url=c.base_url, timeout=20) as own:
             while not stop.is_set():
-                statuses.append(own.post("/moderate", json={"text": "网上赌场"}).status_code)
+                status = own.post("/moderate", json={"text": "网上赌场"}).status_code
+                with answered:
+                    statuses.append(status)
+                    answered.notify_all()
+
+    def more_answers(count: int) -> None:
+        # the clients' requests interleave with the reloads (a liveness guard, not a speed bound:
+        # before, the reloads could all finish before any request did, and nothing was tested)
+        with answered:
+            target = len(statuses) + count
+            assert answered.wait_for(lambda: len(statuses) >= target, timeout=60)
 
     workers = [threading.Thread(target=hammer) for _ in range(4)]
     for w in workers:
         w.start()
     try:
+        more_answers(4)
         for i in range(5):
             (lexdir / f"{GAMBLING}.txt").write_text(f"网上赌场\nterm{i}\n", encoding="utf-8")
             assert c.post("/admin/reload", headers=ADMIN).status_code == 200
+            more_answers(2)
     finally:
         stop.set()
         for w in workers:
             w.join()
-    assert statuses and set(statuses) == {200}
+    assert len(statuses) >= 14 and set(statuses) == {200}
 
 
 def test_file_watching_reloads(settings_factory, lexdir: Path) -> None:
