@@ -18,9 +18,10 @@ FRAME = 24 + 4096
 SPAN = 1000 * 4096  # frames are overwritten in place, as a WAL after its first checkpoint
 
 
-def probe(count: int, frames: int, gap: float) -> list[float]:
-    """``fdatasync`` times in seconds, one per commit of ``frames`` frames."""
-    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
+def probe(count: int, frames: int, gap: float, directory: str | None = None) -> list[float]:
+    """``fdatasync`` times in seconds, one per commit of ``frames`` frames, in a file under
+    ``directory`` (default: the temporary directory, ``TMPDIR``)."""
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
         fd = os.open(os.path.join(tmp, "wal"), os.O_WRONLY | os.O_CREAT)
         try:
             os.write(fd, b"\0" * (SPAN + 100 * FRAME))

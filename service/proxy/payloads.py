@@ -71,7 +71,7 @@ def unreadable(path: tuple, payload: Payload) -> bool:
     return unreadable_kind(payload.kind, in_audio(path))
 
 
-def unreadable_kind(kind: str, audio: bool = False) -> bool:
+def unreadable_kind(kind: str, audio: bool) -> bool:
     """Whether bytes of ``kind`` cannot pass: a document, or bytes of no known kind outside an
     audio object (``audio``: where raw PCM may be)."""
     return kind == DOCUMENT or kind == OPAQUE and not audio

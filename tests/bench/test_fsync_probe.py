@@ -11,9 +11,8 @@ from benchmarks.fsync_probe import probe
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_probe_times_each_commit_and_cleans_up(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    times = probe(count=7, frames=3, gap=0)
+def test_probe_times_each_commit_and_cleans_up(tmp_path: Path) -> None:
+    times = probe(count=7, frames=3, gap=0, directory=str(tmp_path))
     assert len(times) == 7 and all(t >= 0 for t in times)
     assert list(tmp_path.iterdir()) == []  # the probe's directory is gone
 
