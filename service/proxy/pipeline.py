@@ -277,7 +277,9 @@ class Proxy:
     async def _deliver(self, call: Call, resp: Any, request: Any) -> None:
         try:
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-            if resp.status < 400 and ctype in _STREAM_TYPES:
+            if resp.status < 400 and (
+                ctype in _STREAM_TYPES or (_asked_stream(call, request) and "json" not in ctype)
+            ):
                 await self._stream(call, resp, request, ctype)
             else:
                 await relay_whole(self, call, resp, request)
@@ -366,3 +368,15 @@ class _Reply:
 
     def close(self) -> None:
         pass
+
+
+def _asked_stream(call: Call, request: Any) -> bool:
+    """A text protocol request that asked for a stream: its answer is read as the protocol's
+    stream whatever its content type says (a JSON answer excepted), never as plain text."""
+    adapter = call.adapter
+    return (
+        adapter is not None
+        and adapter.output == "text"
+        and isinstance(request, dict)
+        and adapter.is_stream(request)
+    )

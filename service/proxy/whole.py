@@ -16,6 +16,7 @@ per scope before delivery; a scope it blocks gets the same outcome as a lexicon 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -26,6 +27,7 @@ from service.errors import GatewayError, UpstreamError
 from . import recording
 from .call import Call
 from .decisions import ALL
+from .framing import SSEParser
 from .guards import guard_answer
 from .headers import relayed
 from .labels import implicit_header
@@ -221,7 +223,11 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     else:
         found = sniff(data, charset_of(ctype))
-        if found.kind == TEXT:
+        if found.kind == TEXT and (mtype == "text/event-stream" or _SSE_START.match(found.text)):
+            events = _read_events(found.text or "")
+            values, _ = await _screen_json(proxy, call, [v for _, v, _ in events], False, request)
+            data, ctype = _render_events(events, values), "text/event-stream"
+        elif found.kind == TEXT:
             data, ctype = _screen_body_text(call, found, ctype)
         elif found.kind == MEDIA and adapter is None:
             ctype = found.media_type  # a binary media download: passed, as what it is
@@ -239,6 +245,40 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
     total = time.perf_counter() - call.started
     if call.upstream_started:
         proxy.metrics.added.observe(total - (call.upstream_done - call.upstream_started))
+
+
+_SSE_START = re.compile(r"\s*(?:data|event):")
+
+
+def _read_events(text: str) -> list[tuple[str | None, Any, bool]]:
+    """An event stream read whole: (event name, data) per event, data parsed as JSON (a
+    string when it is not JSON, ``[DONE]`` included); comments are dropped. A line that is
+    not an SSE field is not relayed (502): the events are screened together, as one answer."""
+    parser = SSEParser()
+    events: list[tuple[str | None, Any, bool]] = []
+    for frame in parser.feed(text.encode()) + parser.close():
+        if frame.bad:
+            raise Unscreenable("The model API answered with an event stream it cannot parse.")
+        if frame.data is None:
+            continue  # a comment, or an event without data
+        try:
+            events.append((frame.event, orjson.loads(frame.data), True))
+        except orjson.JSONDecodeError:
+            events.append((frame.event, frame.data.decode(), False))
+    return events
+
+
+def _render_events(events: list[tuple[str | None, Any, bool]], values: list[Any]) -> bytes:
+    out = []
+    for (name, _, is_json), value in zip(events, values, strict=True):
+        head = f"event: {name}\n".encode() if name is not None else b""
+        if not is_json and isinstance(value, str):  # it was not JSON: lines of text
+            lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            body = b"".join(b"data: " + line.encode() + b"\n" for line in lines)
+        else:
+            body = b"data: " + orjson.dumps(value) + b"\n"
+        out.append(head + body + b"\n")
+    return b"".join(out)
 
 
 def _strongest(a: str, b: str) -> str:

@@ -190,3 +190,50 @@ def test_websocket_upgrades_are_refused(path: str, fake: FakeUpstream, gateway: 
         connect(gateway.replace("http://", "ws://") + path, open_timeout=30)
     assert refused.value.response.status_code == 403
     assert fake.requests == []
+
+
+def _stream_texts_reveal(raw: bytes, term: str) -> bool:
+    from .reveal import stream_texts
+
+    return reveals(raw, term) or any(term in t for t in stream_texts(raw).values())
+
+
+@pytest.mark.parametrize(
+    "content_type", ["", "text/plain", "text/html", "application/octet-stream", "text/markdown"]
+)
+def test_a_stream_under_another_content_type_is_parsed_as_a_stream(
+    content_type: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """A stream request answered with SSE under a content type that is not a stream's: read
+    as the protocol's stream (screened per field, labeled), never relayed as plain text."""
+    frames = scripts.chat_stream(["前", BLOCK[:2], BLOCK[2:], "后"])
+    fake.reply(CHAT, Reply(frames, content_type=content_type))
+    with httpx.stream("POST", gateway + CHAT, json={**PROMPT, "stream": True}) as r:
+        raw = r.read()
+    assert not _stream_texts_reveal(raw, BLOCK), raw.decode()[-600:]
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert b'"finish_reason":"content_filter"' in raw and raw.endswith(b"data: [DONE]\n\n")
+
+
+def test_a_stream_request_answered_with_a_page_ends_with_a_stream_error(
+    fake: FakeUpstream, gateway: str
+) -> None:
+    fake.reply(CHAT, Reply([b"<html><body>hello</body></html>"], content_type="text/html"))
+    with httpx.stream("POST", gateway + CHAT, json={**PROMPT, "stream": True}) as r:
+        raw = r.read()
+    assert b"upstream_invalid_stream" in raw and b"hello" not in raw
+
+
+@pytest.mark.parametrize("status", [200, 400, 429, 500])
+@pytest.mark.parametrize("content_type", ["text/event-stream", "text/plain"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_event_stream_read_whole_is_screened_across_its_events(
+    status: int, content_type: str, stream: bool, fake: FakeUpstream, gateway: str
+) -> None:
+    """An event stream that is relayed whole (an error status, or a whole answer that is a
+    stream) is screened as one text per answer, not line by line."""
+    frames = scripts.chat_stream(["前", BLOCK[:2], BLOCK[2:], "后"])
+    fake.reply(CHAT, Reply(frames, status=status, content_type=content_type))
+    with httpx.stream("POST", gateway + CHAT, json={**PROMPT, "stream": stream}) as r:
+        raw = r.read()
+    assert not _stream_texts_reveal(raw, BLOCK), (r.status_code, raw.decode()[-600:])
