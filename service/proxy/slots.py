@@ -67,6 +67,9 @@ class Slot:
         "decoded",
         "held",
         "whole",
+        "tail",
+        "skip",
+        "base",
     )
 
     def __init__(self, scanner: Any, scope: Hashable, display: bool, label: bool, json: bool):
@@ -82,6 +85,9 @@ class Slot:
         self.where = ""
         self.decoded: list[str] = []  # JSON slot: the text as its reader decodes it
         self.held = ""  # JSON slot: decoded text from its first backslash, not scanned yet
+        self.tail = ""  # the text its scanner still holds (it may begin a term)
+        self.skip = 0  # characters of the chain's prefix still to drop from what is released
+        self.base = 0  # length of that prefix (matches ending inside it were the last slot's)
 
 
 class Slots:
@@ -97,6 +103,7 @@ class Slots:
         self.max_held = 0
         self.guard: StreamGuard | None = None  # may hold text until judged, and cut scopes
         self.hook: SegmentGuard | None = None  # sees every released segment
+        self.chains: dict[tuple, Slot] = {}  # (scope, chain) -> its latest slot
 
     # -- state -------------------------------------------------------------------------------
 
@@ -132,11 +139,17 @@ class Slots:
         label: bool = False,
         json: bool = False,
         where: tuple = (),
+        chain: Hashable | None = None,
     ) -> str:
         """Feed a fragment of slot ``key``; return the text to send now ("" while held).
 
         When the fragment completes a blocking match, the scope is blocked (see ``blocked``)
         and the return value is the safe text before the term.
+
+        Slots of one ``chain`` (in one scope) are read one after the other as one text (two
+        Anthropic text blocks, two Responses output-text parts): a new slot's scanner first
+        reads what the chain's previous slot held (the text that could begin a term), which
+        is not sent again; a term across the two is masked or blocked in the new slot.
         """
         if self.blocked(scope):
             return ""
@@ -146,6 +159,14 @@ class Slots:
             slot = Slot(scanner, scope, display, label, json)
             slot.where = path_text(where)
             self.slots[key] = slot
+            if chain is not None and scanner is not None and slot.view is None:
+                last = self.chains.get((scope, chain))
+                self.chains[(scope, chain)] = slot
+                if last is not None and last.tail:
+                    slot.skip = slot.base = len(last.tail)
+                    self._scan(slot, key, last.tail, final=False)
+                    if self.blocked(scope):
+                        return ""
         if not text:
             return ""
         if slot.whole is not None:
@@ -218,17 +239,33 @@ class Slots:
             if not d.fail(exc):
                 self.block(slot.scope)
                 return ""
-            return self.release(slot, key, text)
+            return self.release(slot, key, self._trim(slot, text))
         released = result.text
-        if result.matches and d.record(result.matches, slot.where, slot.out):
-            first = min(m.start for m in result.matches if d.screen.action(m) == "block")
-            safe = released[: max(0, first - slot.out)]
+        matches = result.matches
+        if not final and slot.scanner is not None:
+            held = slot.scanner.held
+            slot.tail = (slot.tail + text)[-held:] if held else ""
+        if matches and slot.base and any(m.end <= slot.base for m in matches):
+            matches = [m for m in matches if m.end > slot.base]  # the last slot's own
+        if matches and d.record(matches, slot.where, slot.out):
+            first = min(m.start for m in matches if d.screen.action(m) == "block")
+            safe = self._trim(slot, released[: max(0, first - slot.out)])
             self.block(slot.scope)
             return self.release(slot, key, safe, blocking=True)
         held = slot.fed - slot.out - len(released)
         if held > self.max_held:
             self.max_held = held
-        return self.release(slot, key, released)
+        return self.release(slot, key, self._trim(slot, released))
+
+    @staticmethod
+    def _trim(slot: Slot, text: str) -> str:
+        """``text`` without the chain's prefix (counted as released: offsets stay aligned)."""
+        if not slot.skip or not text:
+            return text
+        cut = min(slot.skip, len(text))
+        slot.skip -= cut
+        slot.out += cut
+        return text[cut:]
 
     def _screen_whole(self, slot: Slot, raw: str) -> str | None:
         """A held JSON slot screened as a whole answer's field would be: the text to send

@@ -81,7 +81,7 @@ class _Bad:
 class Field:
     """How the protocol treats one string of an event."""
 
-    __slots__ = ("key", "scope", "display", "label", "json", "skip")
+    __slots__ = ("key", "scope", "display", "label", "json", "skip", "chain")
 
     def __init__(
         self,
@@ -92,6 +92,7 @@ class Field:
         label: bool = False,
         json: bool = False,
         skip: bool = False,
+        chain: Hashable | None = None,
     ) -> None:
         self.key = key  # slot key; None: a whole text screened at once
         self.scope = scope
@@ -99,6 +100,7 @@ class Field:
         self.label = label
         self.json = json
         self.skip = skip  # already screened: text the gateway released itself (snapshots)
+        self.chain = chain  # slots a reader joins (two text blocks): scanned as one text
 
 
 def put_path(obj: Any, path: tuple, text: str) -> None:
@@ -471,6 +473,7 @@ class StreamRelay:
                 label=field.label,
                 json=field.json,
                 where=ref.path,
+                chain=field.chain,
             )
             if released != ref.text:
                 walk.set(ref, released)

@@ -33,12 +33,14 @@ _DELTAS = {
     "thinking": ("thinking_delta", "thinking"),
 }
 _FIELDS = ("text", "partial_json", "thinking")
+_KIND_OF = {"text": "text", "partial_json": "tool_use", "thinking": "thinking"}
 
 
 class MessagesStream(StreamProtocol):
     def __init__(self, request: dict, slots: Slots) -> None:
         super().__init__(request, slots)
         self.kinds: dict[int, str] = {}  # open block index -> block type
+        self.open: set[int] = set()  # indexes of every open block, of any type
         self.max_index = -1
 
     def check(self, event: Event) -> None:
@@ -94,7 +96,9 @@ class MessagesStream(StreamProtocol):
             btype = self.kinds.get(index)
             if btype is not None and _DELTAS[btype][1] == field:
                 text = field == "text"
-                return Field(("b", index), display=text, label=text, json=field == "partial_json")
+                json = field == "partial_json"
+                chain = None if json else btype  # text blocks are read as one text
+                return Field(("b", index), display=text, label=text, json=json, chain=chain)
         return Field(None)
 
     def before(self, event: Event) -> None:
@@ -108,8 +112,27 @@ class MessagesStream(StreamProtocol):
         elif kind == "content_block_start":
             btype = obj["content_block"].get("type")
             self.max_index = max(self.max_index, index)
+            self.open.add(index)
             if btype in _DELTAS:
                 self.kinds[index] = "tool_use" if btype == "server_tool_use" else btype
+        elif kind == "content_block_delta":
+            self._delta_fits(index, obj["delta"])
+        elif kind == "content_block_stop":
+            self.open.discard(index)
+
+    def _delta_fits(self, index: int, delta: dict) -> None:
+        """A delta's text must belong to an open block of its kind: text streamed into a
+        block that is not open, or of another kind, would be read by clients that print
+        every delta, unscanned as a stream. A block of a type the gateway does not know
+        takes the kind of its first text delta."""
+        if index not in self.open:
+            raise Unparseable(f"a content_block_delta for block {index}, which is not open")
+        for field, btype in _KIND_OF.items():
+            if delta.get(field) is None:
+                continue
+            known = self.kinds.setdefault(index, btype)
+            if _DELTAS[known][1] != field:
+                raise Unparseable(f"a {delta.get('type')} in a {known} block")
 
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
         obj = event.obj

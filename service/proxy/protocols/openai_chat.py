@@ -27,6 +27,7 @@ __all__ = ["ChoicesStream", "OpenAIChat", "choice_scope"]
 
 _DISPLAY = frozenset({"content", "refusal", "reasoning", "reasoning_content"})
 _DONE = b"data: [DONE]\n\n"
+_NAME_KEEP = 256  # characters of a tool-call name kept to find a term across its fragments
 
 
 def wants_json(body: dict) -> bool:
@@ -94,6 +95,7 @@ class ChoicesStream(StreamProtocol):
         self.n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
         self.template: dict[str, Any] = {}
         self.seen: set[int] = set()
+        self.names: dict[tuple[int, int], str] = {}  # (choice, call) -> name so far (its end)
         self.finished: set[int] = set()
         self.usage: Any = None
         self.json_mode = wants_json(request)
@@ -179,7 +181,7 @@ class ChoicesStream(StreamProtocol):
             if field == "arguments":
                 return Field(path, scope, json=True)
             if field == "name" and path[-2] == "function":
-                return Field(None, scope)  # names arrive whole
+                return Field(None, scope)  # sent as they arrive (``_names`` joins fragments)
         return Field(path, scope)
 
     def before(self, event: Event) -> None:
@@ -192,6 +194,43 @@ class ChoicesStream(StreamProtocol):
             self.response_id = rid if isinstance(rid, str) else None
         if obj.get("usage"):
             self.usage = obj["usage"]
+        for choice in obj.get("choices") or ():
+            delta = choice.get("delta")
+            calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+            if calls:
+                self._names(choice.get("index", 0), calls)
+
+    def _names(self, index: int, calls: list) -> None:
+        """Tool-call names go out as they arrive (clients read them from the first
+        fragment), and clients join their fragments: a masked or blocked term across two
+        fragments ends the choice before the fragment that completes it is sent."""
+        decisions = self.slots.decisions
+        for call in calls:
+            fn = call.get("function")
+            name = fn.get("name") if fn else None
+            if not name:
+                continue
+            key = (index, call.get("index", 0))
+            before = self.names.get(key, "")
+            self.names[key] = (before + name)[-_NAME_KEEP:]
+            if not before or self.slots.blocked(index):
+                continue
+            joined = before + name
+            try:
+                found = decisions.screen.lexicon.scan(joined)
+            except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
+                if not decisions.fail(exc):
+                    self.slots.block(index)
+                continue
+            across = [
+                m
+                for m in found
+                if m.start < len(before) < m.end and decisions.screen.action(m) in ("mask", "block")
+            ]
+            if across:
+                masked = decisions.screen.lexicon.mask(joined, across)
+                decisions.record_text(across, masked, "tool_calls.function.name")
+                self.slots.block(index)
 
     def is_terminal(self, event: Event) -> bool:
         return event.sentinel is not None

@@ -142,12 +142,9 @@ class ResponsesStream(StreamProtocol):
             key = _key(kind, event.obj)
             if key not in self.where:
                 self.where[key] = {k: v for k, v in event.obj.items() if k in _WHERE}
-            return Field(
-                key,
-                display=text,
-                label=text,
-                json=kind in _JSON_DELTAS or (text and self.json_mode),
-            )
+            json = kind in _JSON_DELTAS or (text and self.json_mode)
+            # parts of one kind are read as one text (``output_text`` joins them)
+            return Field(key, display=text, label=text, json=json, chain=None if json else kind)
         return Field(None)
 
     # -- snapshots ----------------------------------------------------------------------------

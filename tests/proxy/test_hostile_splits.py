@@ -1,0 +1,215 @@
+"""Issue 11, answers: a term split over two strings that a client joins — tool-call name
+fragments, two Anthropic text blocks, two Responses output-text parts — and deltas an
+Anthropic stream sends for a block that is not open or not of their type. Readers join them
+the way the SDKs do (``text_stream``, ``output_text``, tool-call accumulation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.support.fake_upstream import FakeUpstream, split_bytes, sse
+from tests.support.lexicon import BLOCK, MASK
+
+from . import scripts
+from .reveal import reveals
+
+CHAT = "/v1/chat/completions"
+MSGS = "/v1/messages"
+RESP = "/v1/responses"
+
+
+def _events(raw: bytes) -> list[dict]:
+    out = []
+    for line in raw.split(b"\n"):
+        if line.startswith(b"data: {"):
+            out.append(orjson.loads(line[6:]))
+    return out
+
+
+def tool_names(raw: bytes) -> str:
+    """Tool-call names as the OpenAI SDK accumulates them (fragments concatenated)."""
+    names: dict[int, str] = {}
+    for ev in _events(raw):
+        for choice in ev.get("choices") or ():
+            for call in (choice.get("delta") or {}).get("tool_calls") or ():
+                fn = call.get("function") or {}
+                names[call.get("index", 0)] = names.get(call.get("index", 0), "") + (
+                    fn.get("name") or ""
+                )
+    return "".join(names.values())
+
+
+def anthropic_text(raw: bytes) -> str:
+    """Every text_delta, in order (the SDK's ``text_stream``, ``get_final_text``)."""
+    return "".join(
+        ev["delta"].get("text") or ""
+        for ev in _events(raw)
+        if ev.get("type") == "content_block_delta" and isinstance(ev.get("delta"), dict)
+    )
+
+
+def responses_text(raw: bytes) -> str:
+    """Every output_text delta, in order (what a streaming client prints)."""
+    return "".join(
+        ev.get("delta") or ""
+        for ev in _events(raw)
+        if ev.get("type") == "response.output_text.delta"
+    )
+
+
+def _chat_names(term: str) -> list[bytes]:
+    def call(name: str, first: bool) -> bytes:
+        tc: dict[str, Any] = {"index": 0, "function": {"name": name}}
+        if first:
+            tc.update(id="call_1", type="function")
+        delta = {"tool_calls": [tc]}
+        return scripts.chat_chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+
+    args = {"index": 0, "function": {"arguments": "{}"}}
+    return [
+        call("get" + term[:2], True),
+        call(term[2:], False),
+        scripts.chat_chunk([{"index": 0, "delta": {"tool_calls": [args]}, "finish_reason": None}]),
+        scripts.chat_chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
+        b"data: [DONE]\n\n",
+    ]
+
+
+def _message_start() -> bytes:
+    msg = scripts.anthropic_json("")
+    msg["content"] = []
+    return sse({"type": "message_start", "message": msg}, "message_start")
+
+
+def _message_end() -> list[bytes]:
+    return [
+        sse(
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}},
+            "message_delta",
+        ),
+        sse({"type": "message_stop"}, "message_stop"),
+    ]
+
+
+def _block(index: int, block: dict, deltas: list[dict]) -> list[bytes]:
+    out = [
+        sse(
+            {"type": "content_block_start", "index": index, "content_block": block},
+            "content_block_start",
+        )
+    ]
+    out += [
+        sse({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta")
+        for d in deltas
+    ]
+    return out + [sse({"type": "content_block_stop", "index": index}, "content_block_stop")]
+
+
+def _text(p: str) -> dict:
+    return {"type": "text_delta", "text": p}
+
+
+def _anthropic_blocks(term: str) -> list[bytes]:
+    text = {"type": "text", "text": ""}
+    return [
+        _message_start(),
+        *_block(0, text, [_text("前" + term[:2])]),
+        *_block(1, text, [_text(term[2:] + "后")]),
+        *_message_end(),
+    ]
+
+
+def _anthropic_blocks_between(term: str) -> list[bytes]:
+    """Text, a tool_use block, text again: a streaming client prints both texts in a row."""
+    text = {"type": "text", "text": ""}
+    tool = {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+    return [
+        _message_start(),
+        *_block(0, text, [_text("前" + term[:2])]),
+        *_block(1, tool, [{"type": "input_json_delta", "partial_json": "{}"}]),
+        *_block(2, text, [_text(term[2:] + "后")]),
+        *_message_end(),
+    ]
+
+
+def _anthropic_no_start(term: str) -> list[bytes]:
+    deltas = [
+        sse({"type": "content_block_delta", "index": 0, "delta": _text(p)}, "content_block_delta")
+        for p in ("前" + term[:2], term[2:] + "后")
+    ]
+    return [_message_start(), *deltas, *_message_end()]
+
+
+def _anthropic_wrong_type(block: dict, delta: Callable[[str], dict]) -> Callable[[str], list]:
+    def frames(term: str) -> list[bytes]:
+        pieces = ["前" + term[:2], term[2:] + "后"]
+        return [_message_start(), *_block(0, block, [delta(p) for p in pieces]), *_message_end()]
+
+    return frames
+
+
+def _responses_parts(term: str, *, items: bool) -> list[bytes]:
+    seq = iter(range(100))
+
+    def ev(kind: str, **data: Any) -> bytes:
+        return sse({"type": kind, "sequence_number": next(seq), **data}, kind)
+
+    out = [ev("response.created", response=scripts.responses_json("") | {"output": []})]
+    for i, p in enumerate(["前" + term[:2], term[2:] + "后"]):
+        oi, ci = (i, 0) if items else (0, i)
+        where = {"item_id": f"m{oi}", "output_index": oi, "content_index": ci}
+        out.append(ev("response.output_text.delta", **where, delta=p))
+        out.append(ev("response.output_text.done", **where, text=p))
+    out.append(ev("response.completed", response=scripts.responses_json("ok")))
+    return out
+
+
+CASES: list[tuple[str, str, Callable[[str], list[bytes]], Callable[[bytes], str]]] = [
+    ("chat-tool-name-fragments", CHAT, _chat_names, tool_names),
+    ("anthropic-two-text-blocks", MSGS, _anthropic_blocks, anthropic_text),
+    ("anthropic-text-tool-text", MSGS, _anthropic_blocks_between, anthropic_text),
+    ("anthropic-delta-without-block", MSGS, _anthropic_no_start, anthropic_text),
+    (
+        "anthropic-text-delta-in-tool-block",
+        MSGS,
+        _anthropic_wrong_type({"type": "tool_use", "id": "t", "name": "f", "input": {}}, _text),
+        anthropic_text,
+    ),
+    (
+        "anthropic-thinking-delta-in-text-block",
+        MSGS,
+        _anthropic_wrong_type(
+            {"type": "text", "text": ""}, lambda p: {"type": "thinking_delta", "thinking": p}
+        ),
+        lambda raw: "".join((ev.get("delta") or {}).get("thinking") or "" for ev in _events(raw)),
+    ),
+    ("responses-two-parts", RESP, lambda t: _responses_parts(t, items=False), responses_text),
+    ("responses-two-items", RESP, lambda t: _responses_parts(t, items=True), responses_text),
+]
+
+
+def _body(path: str) -> dict:
+    if path == MSGS:
+        return {"model": "c", "max_tokens": 5, "messages": [], "stream": True}
+    if path == RESP:
+        return {"model": "m", "input": "hi", "stream": True}
+    return {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+
+@pytest.mark.parametrize("size", [4096, 3], ids=["reads-whole", "reads-3-bytes"])
+@pytest.mark.parametrize("term", [BLOCK, MASK], ids=["block", "mask"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_a_term_split_over_strings_a_client_joins_never_reaches_it(
+    case: tuple, term: str, size: int, fake: FakeUpstream, gateway: str
+) -> None:
+    _, path, frames, read = case
+    fake.stream(path, split_bytes(b"".join(frames(term)), size))
+    with httpx.stream("POST", gateway + path, json=_body(path)) as r:
+        raw = r.read()
+    assert r.status_code == 200
+    assert term not in read(raw) and not reveals(raw, term), raw.decode()[-900:]
