@@ -213,3 +213,61 @@ def test_a_term_split_over_strings_a_client_joins_never_reaches_it(
         raw = r.read()
     assert r.status_code == 200
     assert term not in read(raw) and not reveals(raw, term), raw.decode()[-900:]
+
+
+# -- what the gateway repeats in the endings it builds --------------------------------------
+
+
+def _resp_snapshot(term: str, where: str) -> list[bytes]:
+    """A Responses stream whose ``response.created`` or ``output_item.added`` carries the
+    term, then a block: the ``response.incomplete`` ending repeats those snapshots."""
+    seq = iter(range(100))
+
+    def ev(kind: str, **data: Any) -> bytes:
+        return sse({"type": kind, "sequence_number": next(seq), **data}, kind)
+
+    extra = {"instructions": f"前{term}"} if where == "created" else {}
+    out = [ev("response.created", response=scripts.responses_json("") | {"output": []} | extra)]
+    if where == "item":
+        part = {"type": "output_text", "text": f"前{term}", "annotations": []}
+        item = {"id": "m", "type": "message", "role": "assistant", "content": [part]}
+        out.append(ev("response.output_item.added", output_index=0, item=item))
+    delta = {"item_id": "m2", "output_index": 1, "content_index": 0}
+    return out + [ev("response.output_text.delta", **delta, delta=f"坏{BLOCK}")]
+
+
+def _chat_template(term: str, field: str) -> list[bytes]:
+    """The first chunk's ``id``/``model``/``created`` carry the term; the chunks the gateway
+    builds (the block ending) repeat them."""
+    first = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    first[field] = f"前{term}"
+    return [
+        sse(
+            {**first, "choices": [{"index": 0, "delta": {"content": "好"}, "finish_reason": None}]}
+        ),
+        scripts.chat_chunk(
+            [{"index": 0, "delta": {"content": f"坏{BLOCK}"}, "finish_reason": None}]
+        ),
+    ]
+
+
+SNAPSHOTS = [
+    ("responses-created", RESP, lambda t: _resp_snapshot(t, "created")),
+    ("responses-item-added", RESP, lambda t: _resp_snapshot(t, "item")),
+    ("chat-id", CHAT, lambda t: _chat_template(t, "id")),
+    ("chat-model", CHAT, lambda t: _chat_template(t, "model")),
+    ("chat-created", CHAT, lambda t: _chat_template(t, "created")),
+]
+
+
+@pytest.mark.parametrize("term", [BLOCK, MASK], ids=["block", "mask"])
+@pytest.mark.parametrize("case", SNAPSHOTS, ids=[c[0] for c in SNAPSHOTS])
+def test_endings_the_gateway_builds_repeat_only_screened_text(
+    case: tuple, term: str, fake: FakeUpstream, gateway: str
+) -> None:
+    _, path, frames = case
+    fake.stream(path, frames(term), endless=True)
+    with httpx.stream("POST", gateway + path, json=_body(path)) as r:
+        raw = r.read()
+    assert not reveals(raw, term), raw.decode()[-900:]
+    assert not reveals(raw, BLOCK)

@@ -188,8 +188,7 @@ class ChoicesStream(StreamProtocol):
         obj = event.obj
         if obj is None:
             return
-        if not self.template:
-            self.template = {k: obj[k] for k in ("id", "created", "model") if k in obj}
+        if self.response_id is None:
             rid = obj.get("id")
             self.response_id = rid if isinstance(rid, str) else None
         if obj.get("usage"):
@@ -321,6 +320,8 @@ class ChoicesStream(StreamProtocol):
 
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
         obj = event.obj
+        if not self.template:  # as screened: the chunks the gateway builds repeat it
+            self.template = {k: obj[k] for k in ("id", "created", "model") if k in obj}
         choices = obj.get("choices")
         if not choices:
             return

@@ -182,7 +182,6 @@ class ResponsesStream(StreamProtocol):
         if kind in ("response.created", "response.in_progress"):
             resp = obj.get("response")
             if isinstance(resp, dict):
-                self.response = copy.deepcopy(resp)
                 rid = resp.get("id")
                 self.response_id = rid if isinstance(rid, str) else self.response_id
         elif kind.endswith(".done") and kind[:-5] + ".delta" in self._kinds():
@@ -229,7 +228,6 @@ class ResponsesStream(StreamProtocol):
             if isinstance(item, dict):
                 if kind.endswith("done"):
                     self._rewrite_item(index, item, ("item",))
-                self.items[index] = copy.deepcopy(item)
         elif kind in _TERMINAL:
             resp = obj.get("response")
             if isinstance(resp, dict):
@@ -256,6 +254,15 @@ class ResponsesStream(StreamProtocol):
 
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
         kind = event.obj.get("type", "")
+        # snapshots for the block ending, kept as screened (never as the upstream sent them)
+        if kind in ("response.created", "response.in_progress"):
+            resp = event.obj.get("response")
+            if isinstance(resp, dict):
+                self.response = copy.deepcopy(resp)
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            item = event.obj.get("item")
+            if isinstance(item, dict):
+                self.items[event.obj.get("output_index", 0)] = copy.deepcopy(item)
         if kind.endswith(".delta") and event.obj.get("delta") == "":
             event.drop = True
             out[:0] = [self._render(extra) for extra in self.pending]
