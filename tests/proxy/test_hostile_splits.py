@@ -271,3 +271,78 @@ def test_endings_the_gateway_builds_repeat_only_screened_text(
         raw = r.read()
     assert not reveals(raw, term), raw.decode()[-900:]
     assert not reveals(raw, BLOCK)
+
+
+# -- generic routes: vendor streams whose events are not named deltas -----------------------
+
+DASHSCOPE = "/api/v1/services/aigc/text-generation/generation"
+GEMINI = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+
+
+def _dashscope(pieces: list[str]) -> list[bytes]:
+    return [
+        b"id:%d\nevent:result\n:HTTP_STATUS/200\ndata:" % i
+        + orjson.dumps({"output": {"text": p, "finish_reason": "null"}, "request_id": "r"})
+        + b"\n\n"
+        for i, p in enumerate(pieces)
+    ]
+
+
+def _gemini(pieces: list[str]) -> list[bytes]:
+    return [
+        b"data: "
+        + orjson.dumps({"candidates": [{"content": {"parts": [{"text": p}], "role": "model"}}]})
+        + b"\r\n\r\n"
+        for p in pieces
+    ]
+
+
+def _ndjson(pieces: list[str]) -> list[bytes]:
+    return [orjson.dumps({"output": {"text": p}}) + b"\n" for p in pieces]
+
+
+def _texts(raw: bytes) -> list[str]:
+    """The text of every event, in order (what an incremental client prints)."""
+    out = []
+    for line in raw.replace(b"\r", b"").split(b"\n"):
+        line = line.removeprefix(b"data:").strip()
+        if not line.startswith(b"{"):
+            continue
+        doc = orjson.loads(line)
+        if "candidates" in doc:
+            out.append(doc["candidates"][0]["content"]["parts"][0]["text"])
+        elif "output" in doc:
+            out.append(doc["output"]["text"])
+    return out
+
+
+GENERIC = [
+    ("dashscope-sse", DASHSCOPE, _dashscope, "text/event-stream"),
+    ("gemini-sse", GEMINI, _gemini, "text/event-stream"),
+    ("vendor-ndjson", "/v1/vendor/generate", _ndjson, "application/x-ndjson"),
+]
+
+
+@pytest.mark.parametrize("size", [4096, 5], ids=["reads-whole", "reads-5-bytes"])
+@pytest.mark.parametrize("case", GENERIC, ids=[c[0] for c in GENERIC])
+def test_generic_streams_read_plain_events_as_one_text(
+    case: tuple, size: int, fake: FakeUpstream, gateway: str
+) -> None:
+    _, path, build, ctype = case
+    body = {"model": "m", "input": {"prompt": "hi"}}
+    plain = ["今天", "天气", "很好。"]
+    fake.stream(path, split_bytes(b"".join(build(plain)), size), content_type=ctype)
+    with httpx.stream("POST", gateway + path, json=body) as r:
+        assert _texts(r.read()) == plain  # each event whole, none split or merged
+
+    fake.stream(path, split_bytes(b"".join(build(["前", MASK[:2], MASK[2:], "后"])), size))
+    fake.replies[path][-1].content_type = ctype
+    with httpx.stream("POST", gateway + path, json=body) as r:
+        assert "".join(_texts(r.read())) == "前****后"
+
+    fake.stream(path, split_bytes(b"".join(build(["前", BLOCK[:2], BLOCK[2:], "后"])), size))
+    fake.replies[path][-1].content_type = ctype
+    with httpx.stream("POST", gateway + path, json=body) as r:
+        raw = r.read()
+    assert BLOCK not in "".join(_texts(raw)) and not reveals(raw, BLOCK), raw.decode()
+    assert b"content_policy_violation" in raw and "后" not in "".join(_texts(raw))
