@@ -169,7 +169,49 @@ def _responses_parts(term: str, *, items: bool) -> list[bytes]:
     return out
 
 
+NOTICE = "【本内容由人工智能生成】\n\n"
+
+
+def _responses_added(term: str, where: str) -> list[bytes]:
+    """A part whose first text comes in its ``*.added`` snapshot, continued by deltas."""
+    seq = iter(range(100))
+
+    def ev(kind: str, **data: Any) -> bytes:
+        return sse({"type": kind, "sequence_number": next(seq), **data}, kind)
+
+    first = {"type": "output_text", "text": "前" + term[:2], "annotations": []}
+    item = {"id": "m", "type": "message", "role": "assistant", "content": []}
+    if where == "item":
+        item["content"] = [first]
+    out = [
+        ev("response.created", response=scripts.responses_json("") | {"output": []}),
+        ev("response.output_item.added", output_index=0, item=item),
+    ]
+    at = {"item_id": "m", "output_index": 0, "content_index": 0}
+    if where == "part":
+        out.append(ev("response.content_part.added", **at, part=first))
+    out.append(ev("response.output_text.delta", **at, delta=term[2:] + "后"))
+    out.append(ev("response.output_text.done", **at, text="前" + term + "后"))
+    return out + [ev("response.completed", response=scripts.responses_json("ok"))]
+
+
+def responses_joined(raw: bytes) -> str:
+    """Part texts of ``*.added`` snapshots and deltas, as the SDK accumulates them (the
+    notice taken out, so only the screen decides)."""
+    out = ""
+    for ev in _events(raw):
+        if ev["type"] == "response.content_part.added":
+            out += ev["part"].get("text") or ""
+        elif ev["type"] == "response.output_item.added":
+            out += "".join(p.get("text") or "" for p in ev["item"].get("content") or ())
+        elif ev["type"] == "response.output_text.delta":
+            out += ev["delta"]
+    return out.replace(NOTICE, "")
+
+
 CASES: list[tuple[str, str, Callable[[str], list[bytes]], Callable[[bytes], str]]] = [
+    ("responses-part-added-text", RESP, lambda t: _responses_added(t, "part"), responses_joined),
+    ("responses-item-added-text", RESP, lambda t: _responses_added(t, "item"), responses_joined),
     ("chat-tool-name-fragments", CHAT, _chat_names, tool_names),
     ("anthropic-two-text-blocks", MSGS, _anthropic_blocks, anthropic_text),
     ("anthropic-text-tool-text", MSGS, _anthropic_blocks_between, anthropic_text),
@@ -346,3 +388,21 @@ def test_generic_streams_read_plain_events_as_one_text(
         raw = r.read()
     assert BLOCK not in "".join(_texts(raw)) and not reveals(raw, BLOCK), raw.decode()
     assert b"content_policy_violation" in raw and "后" not in "".join(_texts(raw))
+
+
+@pytest.mark.parametrize("where", ["part", "item"])
+def test_the_notice_precedes_text_in_an_added_snapshot(
+    where: str, fake: FakeUpstream, gateway: str
+) -> None:
+    fake.stream(RESP, _responses_added("天气很好", where))
+    with httpx.stream("POST", gateway + RESP, json=_body(RESP)) as r:
+        raw = r.read()
+    out = ""
+    for ev in _events(raw):
+        if ev["type"] == "response.content_part.added":
+            out += ev["part"].get("text") or ""
+        elif ev["type"] == "response.output_item.added":
+            out += "".join(p.get("text") or "" for p in ev["item"].get("content") or ())
+        elif ev["type"] == "response.output_text.delta":
+            out += ev["delta"]
+    assert out == NOTICE + "前天气很好后"

@@ -45,6 +45,13 @@ _PLAIN_DELTA = frozenset(
     }
 )
 _WHERE = ("item_id", "output_index", "content_index", "summary_index")
+_ADDED = frozenset(
+    {
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_summary_part.added",
+    }
+)
 # item part -> the delta type that streamed it
 _PART_DELTA = {
     "output_text": ("response.output_text.delta", "text"),
@@ -138,14 +145,59 @@ class ResponsesStream(StreamProtocol):
             return Field(None, skip=True)
         kind = event.obj.get("type", "")
         if path == ("delta",) and kind.endswith(".delta"):
-            text = kind == _TEXT
             key = _key(kind, event.obj)
             if key not in self.where:
                 self.where[key] = {k: v for k, v in event.obj.items() if k in _WHERE}
-            json = kind in _JSON_DELTAS or (text and self.json_mode)
-            # parts of one kind are read as one text (``output_text`` joins them)
-            return Field(key, display=text, label=text, json=json, chain=None if json else kind)
+            return self._slot(kind, key)
+        if kind in _ADDED:
+            key = self._added_key(kind, event.obj, path)
+            if key is not None:
+                return self._slot(key[0], key)
         return Field(None)
+
+    def _added_key(self, kind: str, obj: dict, path: tuple) -> tuple | None:
+        """The slot a part's first text belongs to (``*.added`` snapshots may carry text the
+        deltas then continue: clients join them), with its delta events' ids; else None."""
+        oi = obj.get("output_index", 0)
+        if kind == "response.output_item.added":
+            if len(path) != 4 or path[:2] not in (("item", "content"), ("item", "summary")):
+                return None
+            item = obj["item"]
+            parts = item.get(path[1])
+            ci = next(
+                (
+                    i
+                    for i, p in enumerate(parts or ())
+                    if isinstance(p, dict)
+                    and (p["index"] if p.get("index").__class__ is int else i) == path[2]
+                ),
+                None,
+            )
+            if ci is None:
+                return None
+            part, where = parts[ci], {"item_id": item.get("id"), "output_index": oi}
+        elif len(path) == 2 and path[0] == "part" and isinstance(obj.get("part"), dict):
+            part, ci = obj["part"], obj.get("content_index", obj.get("summary_index", 0))
+            where = {k: v for k, v in obj.items() if k in _WHERE}
+        else:
+            return None
+        if kind == "response.reasoning_summary_part.added" or path[1] == "summary":
+            dkind, field = "response.reasoning_summary_text.delta", "text"
+            where["summary_index"] = ci
+        else:
+            dkind, field = _PART_DELTA.get(part.get("type"), (None, None))
+            where["content_index"] = ci
+        if dkind is None or path[-1] != field or not isinstance(ci, int):
+            return None
+        key = (dkind, oi, ci)
+        self.where.setdefault(key, {k: v for k, v in where.items() if v is not None})
+        return key
+
+    def _slot(self, kind: str, key: tuple) -> Field:
+        text = kind == _TEXT
+        json = kind in _JSON_DELTAS or (text and self.json_mode)
+        # parts of one kind are read as one text (``output_text`` joins them)
+        return Field(key, display=text, label=text, json=json, chain=None if json else kind)
 
     # -- snapshots ----------------------------------------------------------------------------
 
