@@ -406,3 +406,29 @@ def test_the_notice_precedes_text_in_an_added_snapshot(
         elif ev["type"] == "response.output_text.delta":
             out += ev["delta"]
     assert out == NOTICE + "前天气很好后"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_ollama_token_logprobs_are_dropped(stream: bool, fake: FakeUpstream, gateway: str) -> None:
+    """Ollama 0.12+ answers ``logprobs`` per token: one line each, they spell the text a
+    token at a time (a masked term would be readable from them)."""
+
+    def line(tok: str, done: bool = False) -> dict:
+        return {
+            "model": "l",
+            "message": {"role": "assistant", "content": tok, "thinking": "。"},
+            "done": done,
+            "logprobs": [{"token": tok, "logprob": -0.1, "top_logprobs": [{"token": tok}]}],
+        }
+
+    toks = ["前", *MASK, "后"]
+    if stream:
+        lines = [orjson.dumps(line(t)) + b"\n" for t in toks]
+        fake.stream("/api/chat", [*lines, orjson.dumps(line("", True)) + b"\n"])
+        fake.replies["/api/chat"][-1].content_type = "application/x-ndjson"
+    else:
+        fake.json("/api/chat", line("".join(toks), True))
+    r = httpx.post(gateway + "/api/chat", json={"model": "l", "messages": [], "stream": stream})
+    got = [orjson.loads(x) for x in r.content.splitlines() if x.strip()]
+    assert got and all(g.get("logprobs") is None for g in got), r.text
+    assert not reveals(r.content, MASK)

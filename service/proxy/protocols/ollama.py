@@ -30,6 +30,7 @@ def _now() -> str:
 
 class OllamaStream(StreamProtocol):
     framing = "ndjson"
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": None}
 
     def __init__(self, request: dict, slots: Slots, chat: bool) -> None:
         super().__init__(request, slots)
@@ -182,6 +183,8 @@ class _Ollama(Adapter):
     stream_media_type = "application/x-ndjson"
     takes_media = True  # images
     chat: ClassVar[bool] = True
+    # token log-probabilities (Ollama 0.12+) repeat the output token by token, one line each
+    strip: ClassVar[dict[str, Any] | None] = {"logprobs": None}
 
     def validate(self, body: dict) -> None:
         super().validate(body)
