@@ -209,7 +209,30 @@ def responses_joined(raw: bytes) -> str:
     return out.replace(NOTICE, "")
 
 
+def _anthropic_start_content(term: str) -> list[bytes]:
+    """``message_start`` with a text block already: the SDK's snapshot starts with it, and
+    deltas for index 0 land in it."""
+    msg = scripts.anthropic_json("")
+    msg["content"] = [{"type": "text", "text": "前" + term[:2]}]
+    text = {"type": "text", "text": ""}
+    return [
+        sse({"type": "message_start", "message": msg}, "message_start"),
+        *_block(0, text, [_text(term[2:] + "后")]),
+        *_message_end(),
+    ]
+
+
+def anthropic_sdk_text(raw: bytes) -> str:
+    """``message_start`` content, then every text delta (the SDK's ``get_final_text``)."""
+    first = ""
+    for ev in _events(raw):
+        if ev.get("type") == "message_start":
+            first = "".join(b.get("text") or "" for b in ev["message"].get("content") or ())
+    return (first + anthropic_text(raw)).replace(NOTICE, "")
+
+
 CASES: list[tuple[str, str, Callable[[str], list[bytes]], Callable[[bytes], str]]] = [
+    ("anthropic-message-start-content", MSGS, _anthropic_start_content, anthropic_sdk_text),
     ("responses-part-added-text", RESP, lambda t: _responses_added(t, "part"), responses_joined),
     ("responses-item-added-text", RESP, lambda t: _responses_added(t, "item"), responses_joined),
     ("chat-tool-name-fragments", CHAT, _chat_names, tool_names),

@@ -61,6 +61,11 @@ class MessagesStream(StreamProtocol):
                     raise Unparseable(f"a content_block_delta whose {field} is not a string")
         elif kind == "content_block_start" and not isinstance(obj.get("content_block"), dict):
             raise Unparseable("a content_block_start without a content block")
+        elif kind == "message_start":
+            msg = obj.get("message")
+            if isinstance(msg, dict) and msg.get("content"):
+                # blocks arrive as content_block_start; SDKs would join text here to theirs
+                raise Unparseable("a message_start whose message already has content")
 
     def merge(self, last: Event, event: Event) -> bool:
         a, b = last.obj, event.obj
