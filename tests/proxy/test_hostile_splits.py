@@ -231,7 +231,34 @@ def anthropic_sdk_text(raw: bytes) -> str:
     return (first + anthropic_text(raw)).replace(NOTICE, "")
 
 
+def _responses_created_output(term: str) -> list[bytes]:
+    """``response.created`` with an output message already: the SDK's snapshot starts with
+    it, and deltas for output 0 continue its text."""
+    seq = iter(range(100))
+
+    def ev(kind: str, **data: Any) -> bytes:
+        return sse({"type": kind, "sequence_number": next(seq), **data}, kind)
+
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    return [
+        ev("response.created", response=scripts.responses_json("前" + term[:2])),
+        ev("response.output_text.delta", **at, delta=term[2:] + "后"),
+        ev("response.completed", response=scripts.responses_json("ok")),
+    ]
+
+
+def responses_sdk_text(raw: bytes) -> str:
+    """``response.created`` output texts, then the deltas (the SDK's snapshot)."""
+    first = ""
+    for ev in _events(raw):
+        if ev.get("type") == "response.created":
+            for item in ev["response"].get("output") or ():
+                first += "".join(p.get("text") or "" for p in item.get("content") or ())
+    return (first + responses_text(raw)).replace(NOTICE, "")
+
+
 CASES: list[tuple[str, str, Callable[[str], list[bytes]], Callable[[bytes], str]]] = [
+    ("responses-created-with-output", RESP, _responses_created_output, responses_sdk_text),
     ("anthropic-message-start-content", MSGS, _anthropic_start_content, anthropic_sdk_text),
     ("responses-part-added-text", RESP, lambda t: _responses_added(t, "part"), responses_joined),
     ("responses-item-added-text", RESP, lambda t: _responses_added(t, "item"), responses_joined),

@@ -119,6 +119,11 @@ class ResponsesStream(StreamProtocol):
                 raise Unparseable(f"a {kind} whose {key} is not an integer")
         if not self.images_ok and _has_image_generation(kind, obj):
             raise Unparseable("streamed generated images the request did not ask for")
+        if kind in ("response.created", "response.in_progress"):
+            resp = obj.get("response")
+            if isinstance(resp, dict) and resp.get("output"):
+                # items arrive as output_item.added; SDKs would join deltas to these
+                raise Unparseable(f"a {kind} whose response already has output")
 
     def merge(self, last: Event, event: Event) -> bool:
         a, b = last.obj, event.obj
