@@ -257,7 +257,31 @@ def responses_sdk_text(raw: bytes) -> str:
     return (first + responses_text(raw)).replace(NOTICE, "")
 
 
+def _chat_other_choice(term: str) -> list[bytes]:
+    """n = 1, but the second half comes as choice 1: clients that print
+    ``chunk.choices[0].delta.content`` print both."""
+
+    def c(index: int, text: str) -> bytes:
+        return scripts.chat_chunk(
+            [{"index": index, "delta": {"content": text}, "finish_reason": None}]
+        )
+
+    def stop(index: int) -> bytes:
+        return scripts.chat_chunk([{"index": index, "delta": {}, "finish_reason": "stop"}])
+
+    return [c(0, "前" + term[:2]), stop(0), c(1, term[2:] + "后"), stop(1), b"data: [DONE]\n\n"]
+
+
+def first_choice_text(raw: bytes) -> str:
+    out = ""
+    for ev in _events(raw):
+        if ev.get("choices"):
+            out += (ev["choices"][0].get("delta") or {}).get("content") or ""
+    return out.replace(NOTICE, "")
+
+
 CASES: list[tuple[str, str, Callable[[str], list[bytes]], Callable[[bytes], str]]] = [
+    ("chat-choice-beyond-n", CHAT, _chat_other_choice, first_choice_text),
     ("responses-created-with-output", RESP, _responses_created_output, responses_sdk_text),
     ("anthropic-message-start-content", MSGS, _anthropic_start_content, anthropic_sdk_text),
     ("responses-part-added-text", RESP, lambda t: _responses_added(t, "part"), responses_joined),

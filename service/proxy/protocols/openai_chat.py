@@ -122,6 +122,8 @@ class ChoicesStream(StreamProtocol):
             index = choice.get("index", 0)
             if not isinstance(index, int) or isinstance(index, bool) or index < 0:
                 raise Unparseable("a chunk whose choice index is not an integer")
+            if index >= self.n:  # clients that print choices[0] would join it to choice 0
+                raise Unparseable(f"a chunk for choice {index} of a request for {self.n}")
             self.check_choice(choice)
 
     def check_choice(self, choice: dict) -> None:
