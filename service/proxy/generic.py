@@ -6,7 +6,9 @@ of their own by event and JSON path, with hold-back; strings of other events are
 whole, and also read one after the other per event name and JSON path (vendor streams such
 as DashScope's or Gemini's carry each new piece of text in a plain event): such an event is
 held, whole, while a term could still run from it into the next one, and goes out masked
-where a term across events was masked (a blocked one ends the stream). A block or a frame
+where a term across events was masked (a blocked one ends the stream). Delta events go the
+same way after their slots (with what the slots released), so every event's strings are
+read in the order the client gets them, per JSON path whatever the event's name. A block or a frame
 the gateway cannot parse ends the stream with an error event in the route family's shape.
 """
 
@@ -100,30 +102,26 @@ class GenericStream(StreamProtocol):
         return Field(None)
 
     def after(self, event: Event, out: list[bytes], blocked_before: set) -> None:
-        delta = bool(self.touched)
         for key in self.touched:
             self.templates[key] = (event.name, _scalars(event.obj))
         self.touched = []
         if self.slots.all_blocked:
             return
         event.drop = True  # sent from the queue, in order
-        if delta:
-            self.queue.append(self.render(event))
-        else:
-            self._hold(event)
+        self._hold(event)
         self._send(out)
 
     def _hold(self, event: Event) -> None:
-        """Feed the strings of a plain event to their readings; hold it until released."""
+        """Feed the strings of an event (as its slots released them) to the readings of
+        their JSON paths; hold it until they are released."""
         held = _Held(event)
         self.queue.append(held)
         walk = Walk(self.non_text, self.strip, opens=False)
         walk.add(event.obj)
-        kind = event.name or event.obj.get("type") or event.obj.get("object") or ""
         for ref in walk.refs:
             if ref.is_key or not ref.text:
                 continue
-            key = (kind if isinstance(kind, str) else "", ref.path)
+            key = ref.path  # whatever the event's name: clients read a field by its path
             reading = self.readings.get(key)
             if reading is None:
                 reading = self.readings[key] = _Reading(self.slots.decisions.scanner())
@@ -183,24 +181,28 @@ class GenericStream(StreamProtocol):
         return event.sentinel is not None or event.name == "done"
 
     def flush_all(self, out: list[bytes]) -> None:
-        for key, reading in self.readings.items():
-            if self.slots.all_blocked or not self._read(reading, key[1], reading.scanner.flush):
-                return
-        self._send(out)
         for key in self.slots.keys():
             rest = self.slots.flush(key)
             if self.slots.all_blocked:
                 return
             if rest:
                 self.emit(key, rest, out)
+        for path, reading in self.readings.items():
+            if self.slots.all_blocked or not self._read(reading, path, reading.scanner.flush):
+                return
+        self._send(out)
 
     def emit(self, key: Hashable, text: str, out: list[bytes]) -> None:
-        """``text`` of a slot in an event built from the last event of its field."""
+        """``text`` of a slot in an event built from the last event of its field (read
+        with the other events, in order)."""
         assert isinstance(key, tuple)
+        if self.slots.all_blocked:
+            return
         name, template = self.templates.get(key, (None, {}))
         obj = dict(template)
         put_path(obj, key[1], text)
-        out.append(sse_event(obj, name))
+        self._hold(Event(name, obj))
+        self._send(out)
 
     def _error(self, code: str, message: str) -> bytes:
         body = error_body(self.family, 400, code, message)

@@ -432,8 +432,20 @@ def _texts(raw: bytes) -> list[str]:
     return out
 
 
+def _dashscope_names(pieces: list[str]) -> list[bytes]:
+    """Event names that change from event to event, one a ``*delta``: clients read
+    ``output.text`` of every event."""
+    return [
+        b"event:%s\ndata:" % name
+        + orjson.dumps({"output": {"text": p}, "request_id": "r"})
+        + b"\n\n"
+        for name, p in zip([b"result", b"other", b"result.delta", b"x"] * 4, pieces, strict=False)
+    ]
+
+
 GENERIC = [
     ("dashscope-sse", DASHSCOPE, _dashscope, "text/event-stream"),
+    ("event-names-change", DASHSCOPE, _dashscope_names, "text/event-stream"),
     ("gemini-sse", GEMINI, _gemini, "text/event-stream"),
     ("vendor-ndjson", "/v1/vendor/generate", _ndjson, "application/x-ndjson"),
 ]
