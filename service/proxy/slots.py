@@ -70,6 +70,7 @@ class Slot:
         "tail",
         "skip",
         "base",
+        "ended",
     )
 
     def __init__(self, scanner: Any, scope: Hashable, display: bool, label: bool, json: bool):
@@ -88,6 +89,7 @@ class Slot:
         self.tail = ""  # the text its scanner still holds (it may begin a term)
         self.skip = 0  # characters of the chain's prefix still to drop from what is released
         self.base = 0  # length of that prefix (matches ending inside it were the last slot's)
+        self.ended = False  # flushed: its scanner is closed, more text is a protocol error
 
 
 class Slots:
@@ -123,6 +125,12 @@ class Slots:
         if scope is None:
             return list(self.slots)
         return [k for k, s in self.slots.items() if s.scope == scope]
+
+    def ended(self, key: Hashable) -> bool:
+        """Whether slot ``key`` was ended (``flush``): text for it now cannot be screened
+        with what came before it, so the protocol must refuse it."""
+        slot = self.slots.get(key)
+        return slot is not None and slot.ended
 
     def position(self) -> int:
         return sum(s.out for s in self.slots.values())
@@ -189,6 +197,7 @@ class Slots:
             return ""
         if slot.whole is not None:
             raw, slot.whole = "".join(slot.whole), []
+            slot.ended = True
             if not raw:
                 return ""
             screened = self._screen_whole(slot, raw)
@@ -209,6 +218,7 @@ class Slots:
         out = self._scan(slot, key, tail, final=False) if tail else ""
         if self.blocked(slot.scope):
             return out
+        slot.ended = True
         return out + self._scan(slot, key, "", final=True)
 
     def flush_scope(self, scope: Hashable) -> list[tuple[Hashable, str]]:

@@ -465,6 +465,8 @@ class StreamRelay:
                     for inner in whole.refs[start:]:
                         scopes[id(inner)] = field.scope
                 continue
+            if ref.text and slots.ended(field.key):
+                raise Unparseable("text for a field that had already ended")
             released = slots.feed(
                 field.key,
                 field.scope,
