@@ -215,3 +215,56 @@ def test_end_label_closes_a_blocked_answer_in_every_protocol(
             lines = [orjson.loads(line) for line in r.iter_lines() if line]
         assert "".join(x["message"]["content"] for x in lines) == "前面的话\n\n" + NOTICE
         assert lines[-1]["done_reason"] == "content_filter"
+
+
+def _responses_refusal_stream(pieces: list[str]) -> list[bytes]:
+    """A Responses stream whose only output is a refusal part, as the API sends one."""
+    full = "".join(pieces)
+    part = {"type": "refusal", "refusal": full}
+    item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"}
+    done = scripts.responses_json("x") | {"output": [item | {"content": [part]}]}
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    evs: list[dict] = [
+        {"type": "response.created", "response": done | {"status": "in_progress", "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": item | {"content": []}},
+        {"type": "response.content_part.added", **at, "part": {"type": "refusal", "refusal": ""}},
+        *({"type": "response.refusal.delta", **at, "delta": p} for p in pieces),
+        {"type": "response.refusal.done", **at, "refusal": full},
+        {"type": "response.content_part.done", **at, "part": part},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": item | {"content": [part]},
+        },
+        {"type": "response.completed", "response": done},
+    ]
+    return [sse(ev | {"sequence_number": n}, ev["type"]) for n, ev in enumerate(evs)]
+
+
+def test_label_goes_on_a_refusal_alone(fake: FakeUpstream, gateway: str) -> None:
+    """A refusal is displayed text: with no content before it, the notice opens it (whole
+    answers and streams, Chat and Responses)."""
+    body = scripts.chat_json("x")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "不行"}
+    fake.json(CHAT, body)
+    got = httpx.post(gateway + CHAT, json=CHAT_BODY).json()["choices"][0]["message"]
+    assert got["refusal"] == NOTICE + "\n\n不行" and not got["content"]
+
+    fake.stream(CHAT, [chunk(0, {"refusal": "不"}), chunk(0, {"refusal": "行"}, "stop")])
+    deltas = [ev["choices"][0]["delta"] for ev in events(_stream(gateway, CHAT, CHAT_BODY))]
+    assert "".join(d.get("refusal") or "" for d in deltas) == NOTICE + "\n\n不行"
+    assert not "".join(d.get("content") or "" for d in deltas)
+
+    refusal = {"type": "refusal", "refusal": "不行"}
+    item = {"type": "message", "id": "m", "role": "assistant", "content": [refusal]}
+    fake.json("/v1/responses", scripts.responses_json("x") | {"output": [item]})
+    got = httpx.post(gateway + "/v1/responses", json={"model": "m", "input": "hi"}).json()
+    assert got["output"][0]["content"][0]["refusal"] == NOTICE + "\n\n不行"
+
+    fake.stream("/v1/responses", _responses_refusal_stream(["不", "行"]))
+    evs = events(_stream(gateway, "/v1/responses", {"model": "m", "input": "hi"}))
+    text = "".join(e["delta"] for e in evs if e["type"] == "response.refusal.delta")
+    assert text == NOTICE + "\n\n不行"
+    last = evs[-1]
+    assert last["type"] == "response.completed"
+    assert last["response"]["output"][0]["content"][0]["refusal"] == text

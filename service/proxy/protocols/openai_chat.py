@@ -178,8 +178,11 @@ class ChoicesStream(StreamProtocol):
         field = path[-1]
         if path[2] == "delta":
             if len(path) == 4 and field in _DISPLAY:
-                label = field == "content"
-                return Field(path, scope, display=True, label=label, json=label and self.json_mode)
+                json = field == "content" and self.json_mode
+                # the notice goes on content or a refusal, whichever shows first; reasoning
+                # first: it goes out in that chunk's content (``owed``)
+                label = field in ("content", "refusal")
+                return Field(path, scope, display=True, label=label, json=json)
             if field == "arguments":
                 return Field(path, scope, json=True)
             if field == "name" and path[-2] == "function":
@@ -546,9 +549,12 @@ class OpenAIChat(Adapter):
             msg = choice.get("message")
             if choice.get("index", 0) in blocked or not isinstance(msg, dict):
                 continue
-            if isinstance(msg.get("content"), str) and msg["content"]:
-                msg["content"] = label.wrap(msg["content"])
-                placed = True
+            # a refusal alone is displayed text too: the notice goes on it
+            for key in ("content", "refusal"):
+                if isinstance(msg.get(key), str) and msg[key]:
+                    msg[key] = label.wrap(msg[key])
+                    placed = True
+                    break
         return placed
 
     def stream(self, request: dict, slots: Slots) -> StreamProtocol:

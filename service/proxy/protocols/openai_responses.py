@@ -26,6 +26,7 @@ from .base import Adapter, expect, iter_dicts, last_user_text, list_of_dicts
 __all__ = ["OpenAIResponses"]
 
 _TEXT = "response.output_text.delta"
+_REFUSAL = "response.refusal.delta"
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _JSON_DELTAS = frozenset(
     {"response.function_call_arguments.delta", "response.mcp_call_arguments.delta"}
@@ -201,8 +202,9 @@ class ResponsesStream(StreamProtocol):
     def _slot(self, kind: str, key: tuple) -> Field:
         text = kind == _TEXT
         json = kind in _JSON_DELTAS or (text and self.json_mode)
+        shown = text or kind == _REFUSAL  # a refusal alone is displayed: the notice goes on it
         # parts of one kind are read as one text (``output_text`` joins them)
-        return Field(key, display=text, label=text, json=json, chain=None if json else kind)
+        return Field(key, display=shown, label=shown, json=json, chain=None if json else kind)
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -455,18 +457,20 @@ class OpenAIResponses(Adapter):
             body["output_text"] = ""
 
     def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
-        parts = [
-            part
-            for item in iter_dicts(body.get("output"))
-            if item.get("type") == "message"
-            for part in iter_dicts(item.get("content"))
-            if part.get("type") == "output_text" and isinstance(part.get("text"), str)
-        ]
-        if not parts:
-            return False
-        part = parts[0] if label.position == "start" else parts[-1]
-        part["text"] = label.wrap(part["text"])
-        return bool(part["text"])
+        # output text carries the notice; a refusal alone is displayed text too
+        for kind, field in (("output_text", "text"), ("refusal", "refusal")):
+            parts = [
+                part
+                for item in iter_dicts(body.get("output"))
+                if item.get("type") == "message"
+                for part in iter_dicts(item.get("content"))
+                if part.get("type") == kind and isinstance(part.get(field), str)
+            ]
+            if parts:
+                part = parts[0] if label.position == "start" else parts[-1]
+                part[field] = label.wrap(part[field])
+                return bool(part[field])
+        return False
 
     def stream(self, request: dict, slots: Slots) -> StreamProtocol:
         proto = ResponsesStream(request, slots)
