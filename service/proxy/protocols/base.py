@@ -137,6 +137,24 @@ def expect(container: dict, key: str, *types: type, where: str = "", none: bool 
     return value
 
 
+def no_token_ids(container: dict, key: str) -> None:
+    """Refuse token ids under ``container[key]`` (numbers in a list, at any depth): the model
+    reads them as text, which the gateway cannot read without the model's tokenizer."""
+
+    def numbers(value: Any) -> bool:
+        if isinstance(value, list):
+            return any(numbers(v) for v in value)
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    value = container.get(key)
+    if isinstance(value, list) and numbers(value):
+        raise InvalidRequest(
+            f"'{key}' holds token ids, which cannot be screened (the gateway has no tokenizer); "
+            "send the text instead.",
+            details={"param": key},
+        )
+
+
 def list_of_dicts(container: dict, key: str, where: str = "") -> list[dict]:
     """``container[key]`` as a list of objects (absent: []); else ``InvalidRequest``."""
     value = expect(container, key, list, where=where)
@@ -160,6 +178,7 @@ class Adapter:
     stream_media_type: ClassVar[str] = "text/event-stream"
     output: ClassVar[str] = "text"  # "text" | "vectors" | "image" | "audio"
     takes_media: ClassVar[bool] = False
+    multipart: ClassVar[bool] = False  # requests may be multipart/form-data (else JSON only)
     non_text: ClassVar[dict] = NON_TEXT
     strip: ClassVar[dict[str, Any] | None] = None
 
