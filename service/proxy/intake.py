@@ -66,15 +66,16 @@ class Body:
 
     def serialize(self, changed: bool) -> bytes:
         """The bytes to forward: JSON and JSON Lines always as parsed (no duplicate keys
-        survive)."""
+        survive), multipart always rebuilt from its parts (no preamble or epilogue, which
+        the parser skips, goes on unscreened)."""
         if self.kind == "json":
             return orjson.dumps(self.value)
         if self.kind == "jsonl":
             return b"".join(orjson.dumps(v) + b"\n" for v in self.value)
-        if not changed:
-            return self.raw
         if self.kind == "multipart":
             return self.value.render()
+        if not changed:
+            return self.raw
         if self.kind == "form":
             return urlencode([(k, v) for k, v in self.value]).encode("ascii")
         if self.kind == "text":
@@ -96,6 +97,9 @@ def parse_body(raw: bytes, call: Call) -> Body:
         if adapter is not None and call.scope.get("method") == "POST":
             raise BadRequest("The request body must be a JSON object.")
         return Body("empty", raw)
+    for name in ("content-type", "content-encoding"):  # servers differ in which one wins
+        if sum(1 for k, _ in call.headers if k == name) > 1:
+            raise BadRequest(f"The request repeats its {name} header.", code="invalid_headers")
     encoding = call.header("content-encoding")
     if encoding and encoding.strip().lower() != "identity":
         raise UnsupportedMedia(

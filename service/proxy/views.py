@@ -26,6 +26,7 @@ from .walker import path_text
 
 __all__ = ["escaped_terms", "view"]
 
+_JOIN = "\u200b"  # between texts, as ``Decisions`` joins them (the lexicon drops it)
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: runs of base64 characters, found in the text's ASCII characters (a C-speed pass)
 _RUN = re.compile(rb"[A-Za-z0-9+/_-]{8,}={0,2}")
@@ -89,27 +90,29 @@ def view(text: str) -> str | None:
 
 
 def escaped_terms(refs: list[Any], decisions: Decisions) -> bool:
-    """Scan the decoded view of every text in ``refs`` that has one; True (recorded) when a
-    masked or blocked term is found there more often than in the text as it stands."""
+    """Scan the texts of ``refs`` with their escapes decoded, together (joined as the walk's
+    texts are, so a term split over two escaped fields is found); True (recorded) when a
+    masked or blocked term is found there more often than in the texts as they stand."""
+    views = [view(ref.text) for ref in refs]
+    if all(v is None for v in views):
+        return False
     screen = decisions.screen
-    for ref in refs:
-        decoded = view(ref.text)
-        if decoded is None:
-            continue
-        try:
-            found = screen.lexicon.scan(decoded)
-            seen = screen.lexicon.scan(ref.text) if found else []
-        except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure
-            return not decisions.fail(exc)
-        counts = Counter(m.term for m in seen)
-        hidden = []
-        for m in found:
-            if counts[m.term]:
-                counts[m.term] -= 1
-            elif screen.action(m) in ("mask", "block"):
-                hidden.append(m)
-        if hidden:
-            masked = screen.lexicon.mask(decoded, [m for m in found if screen.mask(m)])
-            decisions.record_text(hidden, masked, path_text(ref.path) + " (escaped)")
-            return True
-    return False
+    decoded = _JOIN.join(ref.text if v is None else v for ref, v in zip(refs, views, strict=True))
+    try:
+        found = screen.lexicon.scan(decoded)
+        seen = screen.lexicon.scan(_JOIN.join(ref.text for ref in refs)) if found else []
+    except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure
+        return not decisions.fail(exc)
+    counts = Counter(m.term for m in seen)
+    hidden = []
+    for m in found:
+        if counts[m.term]:
+            counts[m.term] -= 1
+        elif screen.action(m) in ("mask", "block"):
+            hidden.append(m)
+    if not hidden:
+        return False
+    where = next(ref for ref, v in zip(refs, views, strict=True) if v is not None)
+    masked = screen.lexicon.mask(decoded, [m for m in found if screen.mask(m)])
+    decisions.record_text(hidden, masked, path_text(where.path) + " (escaped)")
+    return True

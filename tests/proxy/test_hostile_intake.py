@@ -158,6 +158,18 @@ def test_multipart_parts_read_differently_elsewhere_are_refused(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("tail", [b"\r\nepilogue ", b""])
+def test_nothing_outside_the_parts_goes_on(tail: bytes, fake: FakeUpstream, gateway: str) -> None:
+    """The parser skips an epilogue (and bytes after the closing delimiter): never forwarded."""
+    fake.json(FILES, {"id": "file-1"})
+    body = _multipart([([FIELD], b"batch")]).rstrip(b"\r\n") + tail + TERM.encode()
+    r = httpx.post(
+        gateway + FILES, content=body, headers={"content-type": "multipart/form-data; boundary=XB"}
+    )
+    assert r.status_code == 200, r.text
+    assert not reveals(fake.requests[-1].body, BLOCK) and b"batch" in fake.requests[-1].body
+
+
 def test_multipart_identity_encodings_and_masked_names_pass(
     fake: FakeUpstream, gateway: str
 ) -> None:
@@ -339,6 +351,14 @@ def test_terms_spelled_in_escapes_a_model_reads_are_blocked(
     fake.json(path, scripts.chat_json("fine"))
     body = {"model": "m", "messages": [{"role": "user", "content": f"read this: {spell(term)}"}]}
     r = httpx.post(gateway + path, json=body)
+    assert r.status_code == 400 and _code(r) == "content_policy_violation", r.text
+    assert fake.requests == []
+
+
+def test_a_term_split_over_two_escaped_parts_is_blocked(fake: FakeUpstream, gateway: str) -> None:
+    parts = [{"type": "text", "text": _u(BLOCK[:2])}, {"type": "text", "text": quote(BLOCK[2:])}]
+    body = {"model": "m", "messages": [{"role": "user", "content": parts}]}
+    r = httpx.post(gateway + CHAT, json=body)
     assert r.status_code == 400 and _code(r) == "content_policy_violation", r.text
     assert fake.requests == []
 
