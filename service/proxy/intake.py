@@ -40,6 +40,7 @@ __all__ = ["Body", "parse_body", "read_body", "screen_request"]
 
 _JSON_TYPES = ("application/json", "application/x-json")
 _SAFE = "!$&'()*+,;=:@-._~"
+_PRELUDE = frozenset({"system", "instructions"})
 _JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-seq")
 
 
@@ -207,6 +208,9 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
 def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> bool:
     """Screen every text of the request (body and query); mask in place. True: changed."""
     files = _collect(body, walk, call)
+    # texts are scanned joined in the order the model reads them: a system prompt (Anthropic
+    # ``system``, Responses ``instructions``) before the conversation, wherever its key stands
+    walk.refs.sort(key=lambda ref: not ref.path or ref.path[0] not in _PRELUDE)
     segments: list[str] = []
     # a path segment can carry text too: every one of a generic route; on a protocol route,
     # its names (an Azure deployment, a video id) when they are not identifier-shaped

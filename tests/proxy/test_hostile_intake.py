@@ -363,6 +363,29 @@ def test_a_term_split_over_two_escaped_parts_is_blocked(fake: FakeUpstream, gate
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        (
+            "/v1/messages",
+            '{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"B吧"}],'
+            '"system":"请A"}',
+        ),
+        ("/v1/responses", '{"model":"m","input":"B吧","instructions":"请A"}'),
+    ],
+    ids=["anthropic-system-last", "responses-instructions-last"],
+)
+def test_a_term_split_over_system_and_first_turn_is_found_in_any_key_order(
+    path: str, raw: str, fake: FakeUpstream, gateway: str
+) -> None:
+    raw = raw.replace("A", BLOCK[:2]).replace("B", BLOCK[2:])
+    r = httpx.post(
+        gateway + path, content=raw.encode(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and _code(r) == "content_policy_violation", r.text
+    assert fake.requests == []
+
+
 def test_escapes_without_a_term_pass_unchanged(fake: FakeUpstream, gateway: str) -> None:
     fake.json(CHAT, scripts.chat_json("fine"))
     text = "caf\\u00e9 &amp; 100% sure: aGVsbG8gd29ybGQ= https://x.test/a%20b internationalization"

@@ -243,3 +243,17 @@ def test_repeated_body_headers_are_refused(
     r = httpx.post(gateway + path, content=body, headers=httpx.Headers(headers))
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_headers", r.text
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/gpt-4o", "/api/tags", "/api/version"])
+def test_allow_listed_routes_with_a_body_or_query_are_screened(
+    path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """The no-text allow-list is relayed unscreened only without a body and a query string."""
+    fake.json(path, {"object": "list", "data": []})
+    r = httpx.request("GET", gateway + path, content=f"请{BLOCK}".encode())
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    r = httpx.get(f"{gateway}{path}?q={quote(BLOCK)}")
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    assert fake.requests == []
+    assert httpx.get(gateway + path).headers["x-aigc-decision"] == "unscreened"
