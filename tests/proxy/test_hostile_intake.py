@@ -207,7 +207,11 @@ def test_percent_escapes_that_are_not_utf8_are_refused(
     assert fake.requests == []
 
 
-TOKEN_IDS: list[tuple[str, str, dict, str]] = [
+def _deep(number: str, levels: int) -> str:
+    return "[" * levels + number + "]" * levels
+
+
+TOKEN_IDS: list[tuple[str, str, Any, str]] = [  # a body, or raw JSON
     ("completions-ids", "/v1/completions", {"model": "m", "prompt": [15496, 11, 995]}, "prompt"),
     (
         "completions-id-lists",
@@ -216,6 +220,12 @@ TOKEN_IDS: list[tuple[str, str, dict, str]] = [
         "prompt",
     ),
     ("completions-mixed", "/v1/completions", {"model": "m", "prompt": ["hi", 995]}, "prompt"),
+    (
+        "completions-deep",
+        "/v1/completions",
+        '{"model":"m","prompt":' + _deep("995", 1000) + "}",
+        "prompt",
+    ),
     (
         "ollama-context",
         "/api/generate",
@@ -229,10 +239,11 @@ TOKEN_IDS: list[tuple[str, str, dict, str]] = [
     ("path", "body", "param"), [t[1:] for t in TOKEN_IDS], ids=[t[0] for t in TOKEN_IDS]
 )
 def test_token_ids_are_refused(
-    path: str, body: dict, param: str, fake: FakeUpstream, gateway: str
+    path: str, body: Any, param: str, fake: FakeUpstream, gateway: str
 ) -> None:
     """The model reads token ids as text; without its tokenizer the gateway cannot."""
-    r = httpx.post(gateway + path, json=body)
+    raw = body if isinstance(body, str) else json.dumps(body)
+    r = httpx.post(gateway + path, content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 400 and _code(r) == "invalid_request", r.text
     assert param in r.text
     assert fake.requests == []

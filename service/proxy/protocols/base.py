@@ -141,13 +141,17 @@ def no_token_ids(container: dict, key: str) -> None:
     """Refuse token ids under ``container[key]`` (numbers in a list, at any depth): the model
     reads them as text, which the gateway cannot read without the model's tokenizer."""
 
-    def numbers(value: Any) -> bool:
-        if isinstance(value, list):
-            return any(numbers(v) for v in value)
-        return isinstance(value, int | float) and not isinstance(value, bool)
-
     value = container.get(key)
-    if isinstance(value, list) and numbers(value):
+    stack = [value] if isinstance(value, list) else []
+    found = False
+    while stack and not found:  # no recursion: the list may be nested deep
+        for item in stack.pop():
+            if isinstance(item, list):
+                stack.append(item)
+            elif isinstance(item, int | float) and not isinstance(item, bool):
+                found = True
+                break
+    if found:
         raise InvalidRequest(
             f"'{key}' holds token ids, which cannot be screened (the gateway has no tokenizer); "
             "send the text instead.",
