@@ -6,11 +6,11 @@ original span holds noise between two term characters (a *gap*) is therefore che
 from the evidence in the text:
 
 - the **class** of each gap: *invisible* (zero-width characters, joiners, BOM, soft hyphen,
-  variation selectors, tags, combining marks, emoji modifiers: always skipped), *separator*
-  (whitespace, symbols, emoji, dots, middle dots, underscores, ASCII punctuation other than
-  the clause marks below) or *punctuation* that writers put between words (、，；：。！？ and
-  their ASCII forms, quotes, brackets, dashes, ellipses, line breaks, and an ASCII ``.``
-  followed, but not preceded, by whitespace);
+  variation selectors, tags, combining marks, emoji modifiers, Hangul fillers: always
+  skipped), *separator* (whitespace, symbols, emoji, dots, middle dots, underscores, ASCII
+  punctuation other than the clause marks below) or *punctuation* that writers put between
+  words (、，；：。！？ and their ASCII forms, quotes, brackets, dashes, ellipses, line
+  breaks, and an ASCII ``.`` followed, but not preceded, by whitespace);
 - its **size** in visible units: an emoji sequence (ZWJ sequence, skin tone, flag, keycap) or
   any other visible character (a space too) is one unit; a gap holds at most ``MAX_UNITS``;
 - whether the term is **spaced out consistently**: every pair of neighbouring term characters
@@ -28,7 +28,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from .normalize import fold
+from .normalize import INVISIBLE_LETTERS, fold
 
 __all__ = [
     "DOTS",
@@ -73,7 +73,7 @@ def _char_class(ch: str) -> int:
         cls = _PUNCT
     elif ch == "\u200d":
         cls = _ZWJ
-    elif cat in ("Cf", "Mn", "Me", "Mc") or 0x1F3FB <= cp <= 0x1F3FF:
+    elif cat in ("Cf", "Mn", "Me", "Mc") or 0x1F3FB <= cp <= 0x1F3FF or cp in INVISIBLE_LETTERS:
         cls = _INVISIBLE
     elif cat == "Zs" or ch == "\t":
         cls = _SPACE

@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "BARRIER",
+    "INVISIBLE_LETTERS",
     "MAX_RUN",
     "NORMALIZER_VERSION",
     "NoiseCarry",
@@ -38,8 +39,12 @@ __all__ = [
     "tables",
 ]
 
+#: Letters (category Lo) that render as nothing, the Hangul fillers: noise, like zero-width
+#: characters (the gap rules class them as invisible)
+INVISIBLE_LETTERS = (0x115F, 0x1160, 0x3164, 0xFFA0)
+
 #: Bump when the tables or the compact-view rules change: it is part of every lexicon version.
-NORMALIZER_VERSION = "norm-3"
+NORMALIZER_VERSION = "norm-4"
 #: Longest run of noise code points the compact view joins across (the per-hit rules of
 #: ``gaps.py`` then bound what a run may hold: visible units, punctuation, context).
 MAX_RUN = 32
@@ -226,6 +231,10 @@ def _build_tables() -> Tables:
     # symbols to a reader: noise, like emoji, so 冰\ue000毒 is found
     for lo, hi in _PRIVATE_USE:
         cls[lo:hi] = NOISE
+    # letters by category that render as nothing (Default_Ignorable): noise, so 爆\u3164炸 is
+    # found (a writer never puts them inside a word; evaders do)
+    for cp in INVISIBLE_LETTERS:
+        cls[cp] = NOISE
     cls[BARRIER] = NOISE  # a control character (Cc), like NUL, which marks noise in str views
     fold[cls != KEEP] = 0
     for arr in (fold, cls):

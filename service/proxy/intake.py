@@ -33,12 +33,14 @@ from .payloads import (
     sniff,
     unreadable_kind,
 )
-from .walker import Walk
+from .views import escaped_terms
+from .walker import Walk, ident
 
 __all__ = ["Body", "parse_body", "read_body", "screen_request"]
 
 _JSON_TYPES = ("application/json", "application/x-json")
 _SAFE = "!$&'()*+,;=:@-._~"
+_PRELUDE = frozenset({"system", "instructions"})
 _JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-seq")
 
 
@@ -64,15 +66,17 @@ class Body:
     codec: str = "utf-8"  # of a text body
 
     def serialize(self, changed: bool) -> bytes:
-        """The bytes to forward: JSON always as parsed (no duplicate keys survive)."""
+        """The bytes to forward: JSON and JSON Lines always as parsed (no duplicate keys
+        survive), multipart always rebuilt from its parts (no preamble or epilogue, which
+        the parser skips, goes on unscreened)."""
         if self.kind == "json":
             return orjson.dumps(self.value)
-        if not changed:
-            return self.raw
         if self.kind == "jsonl":
             return b"".join(orjson.dumps(v) + b"\n" for v in self.value)
         if self.kind == "multipart":
             return self.value.render()
+        if not changed:
+            return self.raw
         if self.kind == "form":
             return urlencode([(k, v) for k, v in self.value]).encode("ascii")
         if self.kind == "text":
@@ -89,8 +93,14 @@ def _media_type(headers: list[tuple[str, str]]) -> tuple[str, str]:
 
 def parse_body(raw: bytes, call: Call) -> Body:
     """Parse the request body; raises ``BadRequest`` / ``UnsupportedMedia``."""
+    adapter = call.adapter
     if not raw:
+        if adapter is not None and call.scope.get("method") == "POST":
+            raise BadRequest("The request body must be a JSON object.")
         return Body("empty", raw)
+    for name in ("content-type", "content-encoding"):  # servers differ in which one wins
+        if sum(1 for k, _ in call.headers if k == name) > 1:
+            raise BadRequest(f"The request repeats its {name} header.", code="invalid_headers")
     encoding = call.header("content-encoding")
     if encoding and encoding.strip().lower() != "identity":
         raise UnsupportedMedia(
@@ -98,8 +108,10 @@ def parse_body(raw: bytes, call: Call) -> Body:
             code="encoded_body",
         )
     mtype, full = _media_type(call.headers)
-    protocol = call.adapter is not None
+    protocol = adapter is not None
     if mtype.startswith("multipart/form-data"):
+        if adapter is not None and not adapter.multipart:
+            raise BadRequest("The request body must be a JSON object, not multipart/form-data.")
         return Body("multipart", raw, parse_multipart(raw, full), mtype)
     if protocol or mtype in _JSON_TYPES or mtype.endswith("+json"):
         try:
@@ -117,7 +129,9 @@ def parse_body(raw: bytes, call: Call) -> Body:
         return Body("jsonl", raw, lines, mtype)
     if mtype == "application/x-www-form-urlencoded":
         try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+            pairs = parse_qsl(
+                raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True, errors="strict"
+            )
         except (UnicodeDecodeError, ValueError):
             raise BadRequest("The form body cannot be parsed.", code="invalid_form") from None
         return Body("form", raw, [list(p) for p in pairs], mtype)
@@ -168,15 +182,15 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
     elif body.kind == "multipart":
         mp: Multipart = body.value
         for part in mp.parts:
-            names = [part.filename] if part.filename else []
+            # the field's name and file name reach the model API too (a form's keys are text)
+            names = [part.name, *([part.filename] if part.filename else [])]
             if part.filename is None:  # a form field: text, whatever bytes it starts with
                 decoded = decode_text(part.data, part.charset)
             else:
                 found = sniff(part.data, part.charset)
                 if found.kind != TEXT:
                     _refuse_file(found.kind, found.media_type, call.route.takes_media)
-                    if names:
-                        walk.add(names, ("<multipart>", part.name, "filename"))
+                    walk.add(names, ("<multipart>", part.name, "filename"))
                     files.append((part, None, names))
                     continue
                 decoded = found.text, found.codec
@@ -194,19 +208,32 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
 def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> bool:
     """Screen every text of the request (body and query); mask in place. True: changed."""
     files = _collect(body, walk, call)
+    # texts are scanned joined in the order the model reads them: a system prompt (Anthropic
+    # ``system``, Responses ``instructions``) before the conversation, wherever its key stands
+    walk.refs.sort(key=lambda ref: not ref.path or ref.path[0] not in _PRELUDE)
     segments: list[str] = []
-    if call.route.kind == "generic":  # a path segment can carry text too (ids cannot)
-        segments = [unquote(s) for s in call.route.path.split("/")[1:]]
+    # a path segment can carry text too: every one of a generic route; on a protocol route,
+    # its names (an Azure deployment, a video id) when they are not identifier-shaped
+    names = [unquote(s) for s in call.route.path.split("/")[1:]]
+    if call.route.kind == "generic" or not all(ident(s) for s in names):
+        segments = names
         walk.add(segments, ("<path>",))
     query = call.scope.get("query_string") or b""
     pairs: list[list[str]] = []
     if query:
         try:
-            pairs = [list(p) for p in parse_qsl(query.decode("utf-8"), keep_blank_values=True)]
+            # strict: a percent-escape that is not UTF-8 (GBK, say) would be read as U+FFFD
+            # here and as the term by a server that decodes it in another charset
+            text = query.decode("utf-8")
+            pairs = [list(p) for p in parse_qsl(text, keep_blank_values=True, errors="strict")]
         except UnicodeDecodeError:
-            raise BadRequest("The query string is not UTF-8.", code="invalid_query") from None
+            raise BadRequest(
+                "The query string is not UTF-8 (percent-escapes included).", code="invalid_query"
+            ) from None
         walk.add(pairs, ("<query>",))
     decisions.screen_walk(walk)
+    if not decisions.blocked and not walk.too_deep and escaped_terms(walk.refs, decisions):
+        decisions.blocked = True  # a term spelled in escapes the model reads through
     if walk.too_deep and not decisions.blocked:
         raise BadRequest(
             "Text is nested too deep (objects, arrays or JSON and data inside strings) to be screened.",
@@ -226,8 +253,9 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
         if holder is not None:
             part.data = holder[0].encode(part.charset or "utf-8")
             names = holder[1:]
-        if names and names[0] != part.filename:
-            part.filename = names[0]
+        filename = names[1] if len(names) > 1 else part.filename
+        if names[0] != part.name or filename != part.filename:
+            part.name, part.filename = names[0], filename
             part.headers = [
                 (k, _disposition(part.name, part.filename))
                 if k.lower() == b"content-disposition"
@@ -241,8 +269,9 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
     return True
 
 
-def _disposition(name: str, filename: str) -> bytes:
+def _disposition(name: str, filename: str | None) -> bytes:
     def quoted(value: str) -> str:
         return value.replace("\\", "\\\\").replace('"', '\\"')
 
-    return f'form-data; name="{quoted(name)}"; filename="{quoted(filename)}"'.encode()
+    head = f'form-data; name="{quoted(name)}"'
+    return (head if filename is None else f'{head}; filename="{quoted(filename)}"').encode()

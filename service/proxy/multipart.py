@@ -2,11 +2,18 @@
 
 Parsed with python-multipart; every part keeps its raw header bytes, so a body in which
 nothing was masked is rebuilt byte-identical in content, and a masked one changes only the
-data of the parts that were masked. A body that does not parse is refused (400).
+data of the parts that were masked. A body that does not parse is refused (400), and so is a
+part another parser could read differently from this one: a ``Content-Transfer-Encoding``
+other than the identity (base64 and quoted-printable are decoded by some servers, so the text
+the model API reads is not the text screened), a repeated ``Content-Disposition``,
+``Content-Type`` or ``Content-Transfer-Encoding`` header (parsers differ in which one wins),
+and RFC 2231 extended parameters (``filename*=UTF-8''...``: python-multipart drops them, other
+servers prefer them to ``filename``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -16,6 +23,11 @@ from service.errors import BadRequest
 from .payloads import charset_of
 
 __all__ = ["Multipart", "Part", "parse_multipart"]
+
+_SINGLE = (b"content-disposition", b"content-type", b"content-transfer-encoding")
+_IDENTITY = (b"7bit", b"8bit", b"binary")
+#: name*=, filename*=, filename*0=, filename*1*= (RFC 2231 charsets and continuations)
+_EXTENDED = re.compile(rb";\s*[!#$%&'+.^_`|~\w-]+\*[0-9]*\*?\s*=")
 
 
 class InvalidMultipart(BadRequest):
@@ -95,6 +107,7 @@ def parse_multipart(body: bytes, content_type: str) -> Multipart:
     if not parts:
         raise InvalidMultipart("The multipart body has no parts.")
     for part in parts:
+        _check_headers(part.headers)
         for key, value in part.headers:
             low = key.lower()
             if low == b"content-disposition":
@@ -107,3 +120,22 @@ def parse_multipart(body: bytes, content_type: str) -> Multipart:
                 part.content_type = header.split(";")[0].strip().lower()
                 part.charset = charset_of(header)
     return Multipart(boundary, parts)
+
+
+def _check_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """Refuse part headers that parsers read differently (see the module doc)."""
+    names = [k.strip().lower() for k, _ in headers]
+    for name in _SINGLE:
+        if names.count(name) > 1:
+            raise InvalidMultipart(f"A multipart part repeats its {name.decode()} header.")
+    for name, (_, value) in zip(names, headers, strict=True):
+        if name == b"content-transfer-encoding" and value.strip().lower() not in _IDENTITY:
+            raise InvalidMultipart(
+                "A multipart part with a Content-Transfer-Encoding cannot be screened (some "
+                "servers decode it); send the part's bytes as they are."
+            )
+        if name == b"content-disposition" and _EXTENDED.search(value):
+            raise InvalidMultipart(
+                "A multipart part with an extended (RFC 2231) parameter such as filename* "
+                'cannot be screened; send the name as filename="..." in UTF-8.'
+            )

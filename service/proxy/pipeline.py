@@ -196,9 +196,10 @@ class Proxy:
         if route.kind != "protocol" and mode in (False, "refuse"):
             raise NotFound(f"No route {call.scope['path']} (pass-through is refused).")
         raw = await intake.read_body(call.receive)
-        if route.kind == "no_text":
+        if route.kind == "no_text" and not raw and not call.scope.get("query_string"):
             await self._relay_as_is(call, raw)
             return
+        # (an allow-listed route with a body or a query string is screened like any other)
         body = intake.parse_body(raw, call)
         request = body.value if body.kind == "json" else None
         if adapter is not None and isinstance(request, dict):

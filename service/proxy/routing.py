@@ -18,6 +18,11 @@ Route kinds:
 - ``generic``: everything else under a gateway namespace, screened both ways by the generic
   text walker (``proxy.passthrough = "refuse"`` refuses them instead);
 - ``service``: the gateway's own routes under those namespaces (``/v1/moderations``...).
+
+Refused outright (403 ``unscreenable_route``): the Realtime API over HTTP (``realtime/...``:
+WebRTC calls and the ephemeral keys, ``client_secrets``, ``sessions``, with which a client
+talks to the model API directly, where the gateway sees nothing) and the parts of an Uploads
+API file (a term split over two parts is in neither; upload through ``files``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
-from service.errors import BadRequest
+from service.errors import BadRequest, Forbidden
 
 from .protocols import Adapter, by_name
 from .walker import ident
@@ -37,6 +42,12 @@ class InvalidPath(BadRequest):
     """The request path cannot be canonicalised."""
 
     code = "invalid_path"
+
+
+class UnscreenableRoute(Forbidden):
+    """A route whose text the gateway cannot see whole (it is refused, not relayed)."""
+
+    code = "unscreenable_route"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +128,7 @@ _VIDEO = (
 )
 
 # Generic routes whose requests may carry media files (multipart uploads).
-_MEDIA_TAILS = ("audio/transcriptions", "audio/translations", "files", "uploads/*/parts")
+_MEDIA_TAILS = ("audio/transcriptions", "audio/translations", "files")
 
 # The allow-list: GET/HEAD routes that carry no text, relayed unscreened. File contents are
 # NOT here: a batch output file is JSONL full of model text, so downloads are screened (JSON,
@@ -197,6 +208,16 @@ def classify(method: str, segments: list[str]) -> Route | None:
     for pattern in _SERVICE:
         if _match(pattern, low):
             return Route("service", "/" + "/".join(low[:2] + segments[2:]), "openai")
+    if "realtime" in low or "realtimeapi" in low:
+        raise UnscreenableRoute(
+            "The Realtime API is not available through the gateway: its calls and ephemeral "
+            "keys let the client talk to the model API directly, unscreened."
+        )
+    if _ends_with(low, "uploads/*/parts", _OPENAI_PREFIXES) >= 0:
+        raise UnscreenableRoute(
+            "A file uploaded in parts cannot be screened whole (a term split over two parts "
+            "is in neither); upload it through the files route."
+        )
     if method == "POST":
         for tail, name, prefixes, family in _TAILS:
             n = _ends_with(low, tail, prefixes)
@@ -233,9 +254,7 @@ def classify(method: str, segments: list[str]) -> Route | None:
                     return Route(
                         "no_text", _wire(segments), _family(low), template="gateway:no_text"
                     )
-    media = any(_ends_with(low, tail, _OPENAI_PREFIXES) >= 0 for tail in _MEDIA_TAILS) or _match(
-        "v1/uploads/*/parts", low
-    )
+    media = any(_ends_with(low, tail, _OPENAI_PREFIXES) >= 0 for tail in _MEDIA_TAILS)
     return Route("generic", _wire(segments), _family(low), None, media, "gateway:generic")
 
 

@@ -9,7 +9,8 @@ the model).
 Strings are opened where they hide text:
 
 - JSON inside a string (tool arguments, JSONL files, ``\\u``-escaped or not) is decoded and
-  walked; it is serialised again only when something in it was masked;
+  walked; it is serialised again only when something in it was masked or it held a duplicate
+  key (the other value was never screened, yet the model reads the string as it stands);
 - data URLs and base64 payloads are judged by content (``payloads``): text is decoded and
   walked, media and opaque bytes are collected for the caller (media path or refusal),
   documents the gateway cannot read are collected for refusal.
@@ -20,6 +21,7 @@ masked texts back (``Walk.apply``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -48,6 +50,10 @@ NON_TEXT: dict[str, Callable[[str], Any]] = {
     ).split()
 }
 NON_TEXT.update({"signature": _b64, "encrypted_content": _b64})
+#: a role is one of these words; any other role is text (chat templates write it into the
+#: prompt, and vLLM and Ollama accept roles of any name)
+ROLES = frozenset("system user assistant tool function developer model ipython".split())
+NON_TEXT["role"] = ROLES.__contains__
 
 #: keys of the wire protocols: not screened as text themselves (their values are)
 KNOWN_KEYS = frozenset(
@@ -260,7 +266,12 @@ class Walk:
             return True
         if not isinstance(inner, dict | list):
             return False  # a number or a literal: no text in it
-        self._push(container, key, inner, encode, path)
+        index = self._push(container, key, inner, encode, path)
+        if _lossy(value, inner, encode is _dumps_lines):
+            # a duplicate key: its other value was never screened, yet a reader of the string
+            # (the model, a first-wins parser) sees it; what goes on is what was screened
+            self.fixes[index].dirty = True
+            self.changed = True
         return True
 
     def _decoded(self, container: Any, key: Any, text: str, encode: Any, path: tuple) -> None:
@@ -326,6 +337,39 @@ def _dumps(value: Any) -> str:
 
 def _dumps_lines(lines: list) -> str:
     return "\n".join(_dumps(line) for line in lines) + "\n"
+
+
+_KEY_END = re.compile(r'"\s*:')  # ends every key of a JSON text (and some strings)
+
+
+def _lossy(raw: str, value: dict | list, lines: bool) -> bool:
+    """Whether ``value``, parsed from the JSON (or JSON Lines) text ``raw``, lost a duplicate
+    key. Every key ends in ``"`` and ``:``: when ``raw`` has no more of those than ``value``
+    has keys, none was lost (the usual case, decided without a second parse)."""
+    keys, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            keys += len(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    if len(_KEY_END.findall(raw)) <= keys:
+        return False
+    found = False
+
+    def pairs(items: list) -> None:
+        nonlocal found
+        if len({k for k, _ in items}) != len(items):
+            found = True
+
+    try:
+        for line in raw.splitlines() if lines else [raw]:
+            if line.strip():
+                json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return True  # cannot tell: forward what was screened
+    return found
 
 
 def _jsonl(value: str) -> list | None:

@@ -33,6 +33,8 @@ CASES = [
     ("bom and soft hyphen", "苹\ufeff果\u00ad手机", (0, 6)),
     ("variation selector", "苹\ufe0f果手机", (0, 5)),
     ("tag characters", "苹\U000e0041果手机", (0, 5)),
+    ("hangul fillers", "苹\u3164果\uffa0手\u115f\u1160机", (0, 8)),
+    ("hangul filler in latin", "ban\u3164ana", (0, 7)),
     ("combining mark", "苹\u0301果手机", (0, 5)),
     ("emoji separator", "苹🍎果手📱机", (0, 6)),
     ("vertical text", "苹\n果\n手\n机", (0, 7)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -113,7 +114,7 @@ BAD = {"model": "m", "messages": [{"role": "user", "content": BLOCK}]}
         "/openai/v1/chat/completions",
         "/v1/chat/completions%20",
         "/v1/chat/completions.json",
-        "/v1/realtime/sessions",
+        "/v1/evals/e1/runs",  # (realtime/...: refused, see the test below)
         "/v1beta/models/gemini:generateContent",
         "/v1/vector_stores/x/search",
     ],
@@ -237,3 +238,69 @@ def test_an_event_stream_read_whole_is_screened_across_its_events(
     with httpx.stream("POST", gateway + CHAT, json={**PROMPT, "stream": stream}) as r:
         raw = r.read()
     assert not _stream_texts_reveal(raw, BLOCK), (r.status_code, raw.decode()[-600:])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/realtime/client_secrets", {"session": {"type": "realtime"}}),
+        ("POST", "/v1/realtime/sessions", {"model": "gpt-realtime"}),
+        ("POST", "/v1/realtime/transcription_sessions", {}),
+        ("POST", "/openai/realtimeapi/sessions?api-version=2025-04-01-preview", {}),
+        ("POST", "/v1/Realtime/calls", None),
+        ("POST", "/v1/uploads/up_1/parts", None),
+        ("POST", "/openai/v1/uploads/up_1/parts", None),
+    ],
+)
+def test_routes_that_open_a_way_around_the_gateway_are_refused(
+    method: str, path: str, body: Any, fake: FakeUpstream, gateway: str
+) -> None:
+    """An ephemeral Realtime key or a WebRTC call lets the client talk to the model API
+    directly; a file uploaded in parts can hide a term split over two parts."""
+    fake.json(path.split("?")[0], {"value": "ek_1", "id": "part_1"})
+    if body is None:
+        r = httpx.request(method, gateway + path, files={"data": ("a", f"x{BLOCK[:2]}".encode())})
+    else:
+        r = httpx.request(method, gateway + path, json=body)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "unscreenable_route", r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("content-type", "text/plain"), ("content-type", "multipart/form-data; boundary=XB")],
+        [("content-type", "application/json"), ("content-type", "application/json")],
+        [("content-encoding", "identity"), ("content-encoding", "gzip")],
+    ],
+    ids=["type-text-then-multipart", "type-twice", "encoding-twice"],
+)
+@pytest.mark.parametrize("path", [CHAT, "/v1/files"])
+def test_repeated_body_headers_are_refused(
+    headers: list, path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """The gateway reads the first; a server reading the last would parse another body."""
+    body = (
+        b'--XB\r\nContent-Disposition: form-data; name="prompt"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        + "".join(f"={b:02X}" for b in BLOCK.encode()).encode()
+        + b"\r\n--XB--\r\n"
+    )
+    fake.json(path, {"id": "file-1"})
+    r = httpx.post(gateway + path, content=body, headers=httpx.Headers(headers))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_headers", r.text
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/gpt-4o", "/api/tags", "/api/version"])
+def test_allow_listed_routes_with_a_body_or_query_are_screened(
+    path: str, fake: FakeUpstream, gateway: str
+) -> None:
+    """The no-text allow-list is relayed unscreened only without a body and a query string."""
+    fake.json(path, {"object": "list", "data": []})
+    r = httpx.request("GET", gateway + path, content=f"请{BLOCK}".encode())
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    r = httpx.get(f"{gateway}{path}?q={quote(BLOCK)}")
+    assert r.status_code == 400 and "content_policy_violation" in r.text, r.text
+    assert fake.requests == []
+    assert httpx.get(gateway + path).headers["x-aigc-decision"] == "unscreened"

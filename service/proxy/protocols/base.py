@@ -137,6 +137,28 @@ def expect(container: dict, key: str, *types: type, where: str = "", none: bool 
     return value
 
 
+def no_token_ids(container: dict, key: str) -> None:
+    """Refuse token ids under ``container[key]`` (numbers in a list, at any depth): the model
+    reads them as text, which the gateway cannot read without the model's tokenizer."""
+
+    value = container.get(key)
+    stack = [value] if isinstance(value, list) else []
+    found = False
+    while stack and not found:  # no recursion: the list may be nested deep
+        for item in stack.pop():
+            if isinstance(item, list):
+                stack.append(item)
+            elif isinstance(item, int | float) and not isinstance(item, bool):
+                found = True
+                break
+    if found:
+        raise InvalidRequest(
+            f"'{key}' holds token ids, which cannot be screened (the gateway has no tokenizer); "
+            "send the text instead.",
+            details={"param": key},
+        )
+
+
 def list_of_dicts(container: dict, key: str, where: str = "") -> list[dict]:
     """``container[key]`` as a list of objects (absent: []); else ``InvalidRequest``."""
     value = expect(container, key, list, where=where)
@@ -160,6 +182,7 @@ class Adapter:
     stream_media_type: ClassVar[str] = "text/event-stream"
     output: ClassVar[str] = "text"  # "text" | "vectors" | "image" | "audio"
     takes_media: ClassVar[bool] = False
+    multipart: ClassVar[bool] = False  # requests may be multipart/form-data (else JSON only)
     non_text: ClassVar[dict] = NON_TEXT
     strip: ClassVar[dict[str, Any] | None] = None
 

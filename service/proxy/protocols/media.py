@@ -49,6 +49,7 @@ class Images(Adapter):
 class ImageEdits(Images):
     name = "image_edits"
     takes_media = True  # the images to edit
+    multipart = True
 
 
 class Speech(Adapter):
@@ -70,6 +71,7 @@ class Videos(Adapter):
     name = "videos"
     output = "job"  # no generated content yet: screened, not labeled
     takes_media = True  # input_reference images, the video to edit or extend
+    multipart = True
 
     def validate(self, body: dict) -> None:
         super().validate(body)

@@ -19,7 +19,7 @@ from ..framing import ndjson_line
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable, put_path
-from .base import Adapter, expect, last_user_text, list_of_dicts
+from .base import Adapter, expect, last_user_text, list_of_dicts, no_token_ids
 
 __all__ = ["OllamaChat", "OllamaEmbed", "OllamaGenerate"]
 
@@ -265,6 +265,8 @@ class OllamaGenerate(_Ollama):
         super().validate(body)
         for key in ("prompt", "system", "suffix", "template"):
             expect(body, key, str)
+        expect(body, "context", list)
+        no_token_ids(body, "context")  # the token ids of an earlier exchange, read as text
 
 
 class OllamaEmbed(Adapter):

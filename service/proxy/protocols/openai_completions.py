@@ -16,7 +16,7 @@ from ..framing import sse_event
 from ..labels import TextLabel
 from ..slots import Slots
 from ..stream import Event, Field, StreamProtocol, Unparseable
-from .base import Adapter, expect, iter_dicts
+from .base import Adapter, expect, iter_dicts, no_token_ids
 from .openai_chat import ChoicesStream, choice_scope, plain_choice
 
 __all__ = ["OpenAICompletions"]
@@ -85,11 +85,12 @@ class OpenAICompletions(Adapter):
         expect(body, "n", int)
         expect(body, "stream_options", dict)
         expect(body, "prompt", str, list)
+        no_token_ids(body, "prompt")
         expect(body, "suffix", str)
 
     def prompt_text(self, body: dict) -> str:
         prompt = body.get("prompt")
-        if isinstance(prompt, list):  # several prompts (token-id prompts carry no text)
+        if isinstance(prompt, list):  # several prompts (token ids are refused)
             return "\n".join(p for p in prompt if isinstance(p, str))
         return prompt if isinstance(prompt, str) else ""
 
