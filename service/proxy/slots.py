@@ -41,7 +41,7 @@ from .decisions import ALL, Decisions
 from .jsontext import JsonView, unescape_all
 from .labels import TextLabel
 from .payloads import unreadable
-from .walker import Walk, path_text
+from .walker import Walk, lost_duplicate, path_text
 
 if TYPE_CHECKING:
     from .guards import StreamGuard
@@ -284,6 +284,9 @@ class Slots:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             value = raw  # not JSON (the model's mistake): screened as a text
+        # a key named twice: only the value the parser kept is screened, so what goes on is
+        # that parse, never the raw text (a first-wins reader would see the other value)
+        lossy = isinstance(value, dict | list) and lost_duplicate(raw, value)
         holder = [value]
         walk = Walk()
         walk.add(holder, (slot.where,))
@@ -292,7 +295,7 @@ class Slots:
             return None
         if walk.too_deep or any(unreadable(path, p) for path, p, _, _ in walk.payloads):
             return None
-        if not walk.changed:
+        if not walk.changed and not lossy:
             return raw
         value = holder[0]
         return value if isinstance(value, str) else orjson.dumps(value).decode()

@@ -30,7 +30,7 @@ import orjson
 
 from .payloads import Payload, decode_string
 
-__all__ = ["KNOWN_KEYS", "NON_TEXT", "Ref", "Walk", "ident", "path_text"]
+__all__ = ["KNOWN_KEYS", "NON_TEXT", "Ref", "Walk", "ident", "lost_duplicate", "path_text"]
 
 ident = re.compile(r"[\w.:/@+\-]{1,256}", re.ASCII).fullmatch
 _b64 = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}").fullmatch
@@ -267,7 +267,7 @@ class Walk:
         if not isinstance(inner, dict | list):
             return False  # a number or a literal: no text in it
         index = self._push(container, key, inner, encode, path)
-        if _lossy(value, inner, encode is _dumps_lines):
+        if lost_duplicate(value, inner, encode is _dumps_lines):
             # a duplicate key: its other value was never screened, yet a reader of the string
             # (the model, a first-wins parser) sees it; what goes on is what was screened
             self.fixes[index].dirty = True
@@ -342,7 +342,7 @@ def _dumps_lines(lines: list) -> str:
 _KEY_END = re.compile(r'"\s*:')  # ends every key of a JSON text (and some strings)
 
 
-def _lossy(raw: str, value: dict | list, lines: bool) -> bool:
+def lost_duplicate(raw: str, value: dict | list, lines: bool = False) -> bool:
     """Whether ``value``, parsed from the JSON (or JSON Lines) text ``raw``, lost a duplicate
     key. Every key ends in ``"`` and ``:``: when ``raw`` has no more of those than ``value``
     has keys, none was lost (the usual case, decided without a second parse)."""

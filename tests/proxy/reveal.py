@@ -21,6 +21,16 @@ __all__ = ["reveals", "stream_texts"]
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
 
+def _every_pair(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """An object as the flat list of its keys and values: a key named twice keeps both
+    values (``json`` alone keeps the last, as the gateway's parser does)."""
+    return [x for pair in pairs for x in pair]
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_every_pair)
+
+
 def _strings(value: Any, depth: int = 0) -> list[str]:
     out: list[str] = []
     if isinstance(value, dict):
@@ -41,14 +51,14 @@ def _decoded(text: str, depth: int) -> list[str]:
     out: list[str] = []
     stripped = text.strip()
     try:
-        inner = json.loads(stripped)
+        inner = _loads(stripped)
     except ValueError:
         inner = None
     if isinstance(inner, dict | list | str) and inner != text:
         out += _strings(inner, depth)
     for line in stripped.splitlines():
         try:
-            out += _strings(json.loads(line), depth)
+            out += _strings(_loads(line), depth)
         except ValueError:
             pass
     raw: bytes | None = None
@@ -73,11 +83,11 @@ def _decoded(text: str, depth: int) -> list[str]:
     return out
 
 
-def _documents(data: bytes) -> list[Any]:
+def _documents(data: bytes, loads: Any = json.loads) -> list[Any]:
     docs: list[Any] = []
     text = data.decode("utf-8", "replace")
     try:
-        docs.append(json.loads(text))
+        docs.append(loads(text))
         return docs
     except ValueError:
         pass
@@ -86,7 +96,7 @@ def _documents(data: bytes) -> list[Any]:
         if line.startswith("data:"):
             line = line[5:].strip()
         try:
-            docs.append(json.loads(line))
+            docs.append(loads(line))
         except ValueError:
             continue
     return docs
@@ -122,7 +132,7 @@ def reveals(data: bytes, term: str) -> bool:
     if term.encode("utf-8") in data:
         return True
     texts: list[str] = []
-    for doc in _documents(data):
+    for doc in _documents(data, _loads):
         texts += _strings(doc)
     for text in stream_texts(data).values():
         texts += _strings(text)  # the field itself, and the JSON or payloads inside it

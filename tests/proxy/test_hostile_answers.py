@@ -67,6 +67,29 @@ WHOLE = [
         ),
     ),
     Whole(
+        "chat-tool-args-duplicate-key",
+        CHAT,
+        lambda t: chat_msg(
+            tool_calls=[
+                {
+                    "id": "c",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": "".join(duplicate_key_args(t))},
+                }
+            ]
+        ),
+    ),
+    Whole(
+        "chat-content-duplicate-key",
+        CHAT,
+        lambda t: (
+            b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+            b'"message":{"role":"assistant","content":"' + t.encode() + b'","content":"ok"},'
+            b'"finish_reason":"stop"}]}',
+            "application/json",
+        ),
+    ),
+    Whole(
         "chat-tool-args-u-escaped",
         CHAT,
         lambda t: chat_msg(
@@ -243,7 +266,10 @@ def test_whole_answers_never_reveal_the_term(
     _script(fake, case, f"答{term}了")
     r = _call(gateway, case)
     assert not reveals(r.content, term), r.text[:500]
-    if term == MASK and r.status_code == 200 and case.id != "chat-logprobs":  # logprobs: dropped
+    # logprobs are dropped; a key named twice keeps the parsed (last) value only, so the other
+    # is dropped unscreened and the decision is the kept value's
+    dropped = case.id == "chat-logprobs" or "duplicate" in case.id
+    if term == MASK and r.status_code == 200 and not dropped:
         assert r.headers["x-aigc-decision"] in ("mask", "block")
 
 
@@ -319,6 +345,13 @@ def escaped_args(term: str, levels: int = 0) -> list[str]:
     for _ in range(levels):
         value = {"s": json.dumps(value)}
     raw = json.dumps(value)
+    return [raw[i : i + 5] for i in range(0, len(raw), 5)]
+
+
+def duplicate_key_args(term: str) -> list[str]:
+    """Tool arguments naming one key twice: a last-wins parser reads the clean value, a
+    first-wins reader (or the model's next turn) the term."""
+    raw = json.dumps({"q": f"前{term}后"})[:-1] + ', "q": "ok"}'
     return [raw[i : i + 5] for i in range(0, len(raw), 5)]
 
 
@@ -453,6 +486,23 @@ STREAMS = [
         "chat-tool-args-data-url",
         CHAT,
         lambda t: chat_frames(tool_delta("arguments"), data_url_args(t)),
+    ),
+    Stream(
+        "chat-tool-args-duplicate-key",
+        CHAT,
+        lambda t: chat_frames(tool_delta("arguments"), duplicate_key_args(t)),
+    ),
+    Stream(
+        "anthropic-input-json-duplicate-key",
+        MSGS,
+        lambda t: anthropic_tool_use(duplicate_key_args(t)),
+    ),
+    Stream(
+        "responses-function-args-duplicate-key",
+        RESP,
+        lambda t: responses_events(
+            "response.function_call_arguments.delta", duplicate_key_args(t), {"item_id": "fc"}
+        ),
     ),
     Stream(
         "anthropic-input-json-data-url",
