@@ -239,6 +239,12 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             "Text is nested too deep (objects, arrays or JSON and data inside strings) to be screened.",
             code="nested_too_deep",
         )
+    if walk.remote_tools:
+        raise BadRequest(
+            "A remote MCP server cannot be screened (the model API would read its tools' "
+            "output unscreened); call the tools from your application instead.",
+            code="unscreenable_tool",
+        )
     if walk.remote:
         raise UnsupportedMedia(
             "A document given by URL cannot be screened (the model API would fetch it); send "

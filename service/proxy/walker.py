@@ -143,6 +143,7 @@ class Walk:
         "changed",
         "too_deep",
         "remote",
+        "remote_tools",
         "_fix",
         "_renames",
     )
@@ -165,6 +166,9 @@ class Walk:
         self.too_deep: list[tuple] = []
         # paths of documents given by URL (the model API would fetch them unscreened)
         self.remote: list[tuple] = []
+        # paths of remote MCP servers (Responses ``mcp`` tools, Anthropic ``mcp_servers``):
+        # the model API would read their tools' text unscreened
+        self.remote_tools: list[tuple] = []
         self._fix = -1
         self._renames: list[tuple[int, dict, str, str]] = []
 
@@ -187,6 +191,10 @@ class Walk:
             return
         if not REMOTE_DOCUMENT_KEYS.isdisjoint(d) or d.get("type") == "document":
             self._remote(d, path)
+        if d.get("type") == "mcp":
+            self.remote_tools.append(path)
+        if d.get("mcp_servers"):
+            self.remote_tools.append(path + ("mcp_servers",))
         non_text, strip, known = self.non_text, self.strip, KNOWN_KEYS
         for k, v in d.items():
             if strip is not None and k in strip:

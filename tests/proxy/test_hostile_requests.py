@@ -708,6 +708,46 @@ def test_documents_given_by_url_are_refused(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/responses",
+            {
+                "model": "m",
+                "input": "hi",
+                "tools": [{"type": "mcp", "server_label": "s", "server_url": "https://x/mcp"}],
+            },
+        ),
+        (
+            "/v1/responses",
+            {"model": "m", "input": "hi", "tools": [{"type": "mcp", "connector_id": "drive"}]},
+        ),
+        (
+            "/v1/messages",
+            {
+                "model": "c",
+                "max_tokens": 10,
+                "messages": [{"role": "user", "content": "hi"}],
+                "mcp_servers": [{"type": "url", "url": "https://x/mcp", "name": "s"}],
+            },
+        ),
+    ],
+)
+def test_remote_mcp_servers_are_refused(
+    path: str, body: dict, fake: FakeUpstream, gateway: str
+) -> None:
+    """The model API would call them and read their output: text the gateway never sees."""
+    r = httpx.post(gateway + path, json=body)
+    assert r.status_code == 400 and "unscreenable_tool" in r.text, r.text
+    assert fake.requests == []
+    del body["tools" if "tools" in body else "mcp_servers"]
+    fake.json(
+        path, scripts.responses_json("ok") if "responses" in path else scripts.anthropic_json("ok")
+    )
+    assert httpx.post(gateway + path, json=body).status_code == 200
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_model_paths_that_are_not_ids_are_screened(
     method: str, fake: FakeUpstream, gateway: str
