@@ -268,3 +268,21 @@ def test_label_goes_on_a_refusal_alone(fake: FakeUpstream, gateway: str) -> None
     last = evs[-1]
     assert last["type"] == "response.completed"
     assert last["response"]["output"][0]["content"][0]["refusal"] == text
+
+
+def test_label_is_the_content_of_a_whole_answer_with_reasoning_alone(
+    fake: FakeUpstream, gateway: str
+) -> None:
+    """Reasoning cut short by max_tokens is displayed text: the notice goes in the content,
+    as a stream sends it beside the first reasoning chunk."""
+    body = scripts.chat_json("x")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "reasoning": "想"}
+    fake.json(CHAT, body)
+    got = httpx.post(gateway + CHAT, json=CHAT_BODY).json()["choices"][0]["message"]
+    assert got["content"] == NOTICE + "\n\n" and got["reasoning"] == "想"
+
+    answer = scripts.ollama_json("")
+    answer["message"]["thinking"] = "想"
+    fake.json("/api/chat", answer)
+    got = httpx.post(gateway + "/api/chat", json={"model": "l", "messages": [], "stream": False})
+    assert got.json()["message"]["content"] == NOTICE + "\n\n", got.text

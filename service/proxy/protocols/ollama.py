@@ -216,8 +216,13 @@ class _Ollama(Adapter):
 
     def label(self, body: dict, label: TextLabel, blocked: set) -> bool:
         holder, field = (body.get("message"), "content") if self.chat else (body, "response")
-        if isinstance(holder, dict) and isinstance(holder.get(field), str) and holder[field]:
+        if not isinstance(holder, dict):
+            return False
+        if isinstance(holder.get(field), str) and holder[field]:
             holder[field] = label.wrap(holder[field])
+            return True
+        if isinstance(holder.get("thinking"), str) and holder["thinking"]:
+            holder[field] = label.notice  # thinking alone: the notice is the answer, as streamed
             return True
         return False
 

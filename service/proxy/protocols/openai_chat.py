@@ -26,6 +26,7 @@ from .base import Adapter, expect, iter_dicts, last_user_text, list_of_dicts
 __all__ = ["ChoicesStream", "OpenAIChat", "choice_scope"]
 
 _DISPLAY = frozenset({"content", "refusal", "reasoning", "reasoning_content"})
+_REASONING = ("reasoning", "reasoning_content")
 _DONE = b"data: [DONE]\n\n"
 _NAME_KEEP = 256  # characters of a tool-call name kept to find a term across its fragments
 
@@ -549,12 +550,17 @@ class OpenAIChat(Adapter):
             msg = choice.get("message")
             if choice.get("index", 0) in blocked or not isinstance(msg, dict):
                 continue
-            # a refusal alone is displayed text too: the notice goes on it
+            # a refusal alone is displayed text too: the notice goes on it; reasoning alone
+            # (cut by max_tokens): the notice is the content, as in a stream
             for key in ("content", "refusal"):
                 if isinstance(msg.get(key), str) and msg[key]:
                     msg[key] = label.wrap(msg[key])
                     placed = True
                     break
+            else:
+                if any(isinstance(msg.get(k), str) and msg[k] for k in _REASONING):
+                    msg["content"] = label.notice
+                    placed = True
         return placed
 
     def stream(self, request: dict, slots: Slots) -> StreamProtocol:
