@@ -79,6 +79,11 @@ class SSEParser:
                 if start < 0:
                     break
                 end = start + 2
+                if buf.startswith(b"data: ", pos) and buf.find(b"\n", pos, start) < 0:
+                    # the common one-line event (``_parse_sse_block``'s first case), inline
+                    frames.append(Frame(buf[pos:end], None, buf[pos + 6 : start]))
+                    pos = end
+                    continue
             else:
                 m = _SSE_SEP.search(buf, pos)
                 if m is None:

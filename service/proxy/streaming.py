@@ -194,6 +194,9 @@ async def _pump_guarded(
 
 async def _drain(resp: Any) -> None:
     """Read what follows the terminal event (discarded), so the connection can be reused."""
+    at_eof = getattr(resp.content, "at_eof", None)
+    if at_eof is not None and at_eof():
+        return  # all read already (the usual case): no deadline to set (~12 us)
     try:
         async with asyncio.timeout(1.0):
             while await resp.content.readany():

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from service.proxy.framing import NDJSONParser, SSEParser
@@ -103,6 +103,42 @@ def test_sse_parser_any_split_keeps_raw_bytes() -> None:
         assert [f.event for f in frames] == [None, "x", None]
         assert orjson.loads(frames[1].data) == {"a": "中"}
         assert not any(f.bad for f in frames)
+
+
+SSE_PIECES = st.sampled_from(
+    [b"data: ", b"data:", b"data", b"event: x", b"id: 1", b": ping", b"{}", b"[DONE]", b" ", b"\n"]
+    + [b"\n\n", b"\r\n", b"\xe4\xb8\xad", b"hello there", b"x"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(SSE_PIECES, max_size=24),
+    points=st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+)
+@example(pieces=[b"data: ", b"{}", b"\n", b"event: x", b"\n\n"], points=[])
+@example(
+    pieces=[b"data: ", b"x", b"\n", b"hello there", b"\n\n", b"data:", b"x", b"\n\n"], points=[]
+)
+def test_sse_parser_frames_are_their_blocks_parsed_for_any_split(
+    pieces: list[bytes], points: list[int]
+) -> None:
+    """The parser's inline one-line-event path gives what ``_parse_sse_block`` gives."""
+    from service.proxy.framing import _parse_sse_block
+
+    data = b"".join(pieces)
+    parser = SSEParser()
+    frames = [f for chunk in cuts(data, points) for f in parser.feed(chunk)] + parser.close()
+    assert b"".join(f.raw for f in frames) == data
+    for frame in frames:
+        block = frame.raw
+        for sep in (b"\r\n\r\n", b"\n\n", b"\r\r"):
+            if block.endswith(sep):
+                block = block[: -len(sep)]
+                break
+        if not block.strip() and frame.data is None:
+            continue  # a trailing blank rest
+        assert (frame.event, frame.data, frame.bad) == _parse_sse_block(block)
 
 
 def test_sse_parser_marks_lines_it_does_not_understand() -> None:
