@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -91,7 +92,14 @@ class Decisions:
     """What the screen decided for one direction (``input`` or ``output``) of one call."""
 
     __slots__ = (
-        "screen", "fail_open", "hits", "blocked", "failed", "blocked_scopes", "texts", "_found"
+        "screen",
+        "fail_open",
+        "hits",
+        "blocked",
+        "failed",
+        "blocked_scopes",
+        "texts",
+        "_found",
     )
 
     def __init__(self, screen: Screen, *, fail_open: bool = False) -> None:
@@ -145,6 +153,23 @@ class Decisions:
             if action == "block":
                 block = True
         return block
+
+    def hidden_terms(self, decoded: str, plain: str) -> tuple[list[Any], list[Any]]:
+        """The masked or blocked terms ``decoded`` (a text with its escapes decoded, as its
+        reader sees it) holds beyond those in ``plain`` (the text as it stands), and every
+        match in ``decoded``. A scanner fault propagates (the caller applies ``fail``)."""
+        lexicon = self.screen.lexicon
+        found = lexicon.scan(decoded)
+        if not found:
+            return [], found
+        counts = Counter(m.term for m in lexicon.scan(plain))
+        hidden = []
+        for m in found:
+            if counts[m.term]:
+                counts[m.term] -= 1
+            elif self.screen.action(m) in ("mask", "block"):
+                hidden.append(m)
+        return hidden, found
 
     def record_text(self, matches: list[Any], text: str, where: str = "") -> bool:
         """``record`` for ``matches`` found in ``text`` by a scan of the caller's own."""

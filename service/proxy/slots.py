@@ -31,7 +31,6 @@ leaves through ``guard_released`` (the relay sends it in events of its own).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -312,17 +311,9 @@ class Slots:
         if deep == plain:
             return False
         try:
-            found = d.screen.lexicon.scan(deep)
-            seen = d.screen.lexicon.scan(plain)
+            hidden, _ = d.hidden_terms(deep, plain)
         except Exception as exc:  # noqa: BLE001 - a scanner fault is a screening failure
             return not d.fail(exc)
-        counts = Counter(m.term for m in seen)
-        hidden = []
-        for m in found:
-            if counts[m.term]:
-                counts[m.term] -= 1
-            elif d.screen.action(m) in ("mask", "block"):
-                hidden.append(m)
         if not hidden:
             return False
         d.record_text(hidden, deep, slot.where + " (escaped)")

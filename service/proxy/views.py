@@ -17,7 +17,6 @@ import base64
 import binascii
 import html
 import re
-from collections import Counter
 from typing import Any
 
 from .decisions import Decisions
@@ -99,17 +98,9 @@ def escaped_terms(refs: list[Any], decisions: Decisions) -> bool:
     screen = decisions.screen
     decoded = _JOIN.join(ref.text if v is None else v for ref, v in zip(refs, views, strict=True))
     try:
-        found = screen.lexicon.scan(decoded)
-        seen = screen.lexicon.scan(_JOIN.join(ref.text for ref in refs)) if found else []
+        hidden, found = decisions.hidden_terms(decoded, _JOIN.join(ref.text for ref in refs))
     except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure
         return not decisions.fail(exc)
-    counts = Counter(m.term for m in seen)
-    hidden = []
-    for m in found:
-        if counts[m.term]:
-            counts[m.term] -= 1
-        elif screen.action(m) in ("mask", "block"):
-            hidden.append(m)
     if not hidden:
         return False
     where = next(ref for ref, v in zip(refs, views, strict=True) if v is not None)

@@ -16,7 +16,14 @@ from tests.support.lexicon import BLOCK, MASK
 
 from . import scripts
 from .reveal import reveals
-from .test_hostile_splits import CHAT, NOTICE, RESP, _body, _events, _responses_added
+from .test_hostile_splits import (
+    CHAT,
+    NOTICE,
+    RESP,
+    _body,
+    _responses_added,
+    responses_joined,
+)
 
 # -- what the gateway repeats in the endings it builds --------------------------------------
 
@@ -170,15 +177,7 @@ def test_the_notice_precedes_text_in_an_added_snapshot(
     fake.stream(RESP, _responses_added("天气很好", where))
     with httpx.stream("POST", gateway + RESP, json=_body(RESP)) as r:
         raw = r.read()
-    out = ""
-    for ev in _events(raw):
-        if ev["type"] == "response.content_part.added":
-            out += ev["part"].get("text") or ""
-        elif ev["type"] == "response.output_item.added":
-            out += "".join(p.get("text") or "" for p in ev["item"].get("content") or ())
-        elif ev["type"] == "response.output_text.delta":
-            out += ev["delta"]
-    assert out == NOTICE + "前天气很好后"
+    assert responses_joined(raw, notice=True) == NOTICE + "前天气很好后"
 
 
 @pytest.mark.parametrize("stream", [True, False])

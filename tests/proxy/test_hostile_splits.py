@@ -195,9 +195,9 @@ def _responses_added(term: str, where: str) -> list[bytes]:
     return out + [ev("response.completed", response=scripts.responses_json("ok"))]
 
 
-def responses_joined(raw: bytes) -> str:
+def responses_joined(raw: bytes, notice: bool = False) -> str:
     """Part texts of ``*.added`` snapshots and deltas, as the SDK accumulates them (the
-    notice taken out, so only the screen decides)."""
+    notice taken out unless ``notice``, so only the screen decides)."""
     out = ""
     for ev in _events(raw):
         if ev["type"] == "response.content_part.added":
@@ -206,7 +206,7 @@ def responses_joined(raw: bytes) -> str:
             out += "".join(p.get("text") or "" for p in ev["item"].get("content") or ())
         elif ev["type"] == "response.output_text.delta":
             out += ev["delta"]
-    return out.replace(NOTICE, "")
+    return out if notice else out.replace(NOTICE, "")
 
 
 def _anthropic_start_content(term: str) -> list[bytes]:
