@@ -23,7 +23,7 @@ from typing import Any
 
 from service.moderation import Screen, strictest, strongest
 
-from .walker import path_text
+from .walker import Ref, path_text
 
 __all__ = ["ALL", "Decisions", "Hit", "KeptScanner"]
 
@@ -253,7 +253,7 @@ class Decisions:
                 groups.setdefault(scope_of(ref), []).append(ref)
         blocked: set[Hashable] = set()
         for scope, group in groups.items():
-            if self._screen_group(walk, group):
+            if self._screen_group(walk, group) or self._screen_between_keys(walk, group):
                 blocked.add(scope)
                 for ref in group:
                     walk.set(ref, "")
@@ -264,8 +264,25 @@ class Decisions:
             self.blocked_scopes |= blocked
         return blocked
 
-    def _screen_group(self, walk: Any, refs: list[Any]) -> bool:
-        """Screen the texts of one scope; True when they block."""
+    def _screen_between_keys(self, walk: Any, refs: list[Any]) -> bool:
+        """The values of one scope scanned once more without the keys walked between them:
+        ``[{"word": "爆炸"}, {"word": "物配方"}]`` (a transcript's words) reads as one text to
+        whoever joins the values, yet a key the protocols do not define is a text of its own,
+        between the halves. Only terms across two values or more are new here (masked in the
+        values as they now stand; a flag only where the first scan saw it); True when they
+        block."""
+        if not any(r.is_key for r in refs):
+            return False
+        values = [
+            Ref(r.container, r.key, r.container[r.key], r.path, False, r.fix)
+            for r in refs
+            if not r.is_key
+        ]
+        return len(values) > 1 and self._screen_group(walk, values, across=True)
+
+    def _screen_group(self, walk: Any, refs: list[Any], across: bool = False) -> bool:
+        """Screen the texts of one scope; True when they block. ``across``: only terms that
+        span two texts or more count."""
         texts = [r.text for r in refs]
         joined = texts[0] if len(texts) == 1 else _JOIN.join(texts)
         try:
@@ -287,11 +304,13 @@ class Decisions:
             action = screen.action(m)
             if action == "allow":
                 continue
+            first = bisect_right(starts, m.start) - 1
+            last = bisect_right(starts, max(m.start, m.end - 1)) - 1
+            if across and (first == last or action not in ("mask", "block")):
+                continue  # found by the first scan already (a flag: recorded there)
             if kept < 0:
                 masked = screen.lexicon.mask(joined, [x for x in matches if screen.mask(x)])
                 kept = self._keep(masked)
-            first = bisect_right(starts, m.start) - 1
-            last = bisect_right(starts, max(m.start, m.end - 1)) - 1
             base = starts[first]
             local = replace(m, start=m.start - base, end=min(m.end - base, len(texts[first])))
             where = path_text(refs[first].path)

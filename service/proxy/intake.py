@@ -24,12 +24,14 @@ from .decisions import Decisions
 from .multipart import Multipart, parse_multipart
 from .payloads import (
     DOCUMENT,
+    JSONL_TYPES,
     MEDIA,
     OPAQUE,
     TEXT,
     charset_of,
     decode_text,
     in_audio,
+    named_text,
     sniff,
     unreadable_kind,
 )
@@ -41,7 +43,6 @@ __all__ = ["Body", "parse_body", "read_body", "screen_request"]
 _JSON_TYPES = ("application/json", "application/x-json")
 _SAFE = "!$&'()*+,;=:@-._~"
 _PRELUDE = frozenset({"system", "instructions"})
-_JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/json-seq")
 
 
 async def read_body(receive: Any) -> bytes:
@@ -121,7 +122,7 @@ def parse_body(raw: bytes, call: Call) -> Body:
         if protocol and not isinstance(value, dict):
             raise BadRequest("The request body must be a JSON object.")
         return Body("json", raw, value, mtype)
-    if mtype in _JSONL_TYPES:
+    if mtype in JSONL_TYPES:
         try:
             lines = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
@@ -146,6 +147,7 @@ def parse_body(raw: bytes, call: Call) -> Body:
                 pass
         return Body("text", raw, [text], mtype, codec)
     _refuse_file(found.kind, found.media_type, call.route.takes_media)
+    _refuse_named_text(found.media_type, None, mtype)
     return Body("media", raw, None, mtype)
 
 
@@ -164,6 +166,16 @@ def _refuse_file(kind: str, media_type: str, takes_media: bool, audio: bool = Fa
     if kind in (MEDIA, OPAQUE) and not takes_media:
         raise UnsupportedMedia(
             f"This route takes no media files ({media_type}).", code="media_not_accepted"
+        )
+
+
+def _refuse_named_text(media_type: str, filename: str | None, content_type: str) -> None:
+    """Refuse media bytes named or typed as text: a server going by the name or the type
+    (file search, batch) reads the text behind the magic number, which the gateway did not."""
+    if named_text(filename, content_type):
+        raise UnsupportedMedia(
+            f"A file named or typed as text holds {media_type} bytes; send it as what it is.",
+            code="unscreenable_file",
         )
 
 
@@ -190,6 +202,7 @@ def _collect(body: Body, walk: Walk, call: Call) -> list[tuple[Any, Any]]:
                 found = sniff(part.data, part.charset)
                 if found.kind != TEXT:
                     _refuse_file(found.kind, found.media_type, call.route.takes_media)
+                    _refuse_named_text(found.media_type, part.filename, part.content_type)
                     walk.add(names, ("<multipart>", part.name, "filename"))
                     files.append((part, None, names))
                     continue

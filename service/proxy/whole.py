@@ -4,8 +4,9 @@ An answer is parsed by its content type and, when the type says nothing useful, 
 content: JSON and JSON Lines go through the walker, text is screened as text, generated
 speech goes to the media path (labels). Anything else is not relayed (502
 ``unscreenable_response``), except binary media on generic routes (file downloads of images
-and audio) — a careful reading of "file downloads carry no text": a batch output file is
-JSON Lines full of model text, so downloads are screened like everything else.
+and audio), whose text runs (metadata, text behind the magic number) are screened — a careful
+reading of "file downloads carry no text": a batch output file is JSON Lines full of model
+text, so downloads are screened like everything else.
 
 Protocol answers are then refined by their adapter: its shape is checked (a shape it cannot
 rewrite is 502 ``upstream_invalid_response``, never relayed), blocked choices get the
@@ -40,13 +41,12 @@ from .media import (
     read_bounded,
     rewrite_job_urls,
 )
-from .payloads import MEDIA, TEXT, Sniffed, charset_of, sniff, unreadable
+from .payloads import JSONL_TYPES, MEDIA, TEXT, Sniffed, charset_of, sniff, text_runs, unreadable
 from .upstream import map_transport_errors
+from .views import escaped_terms
 from .walker import NON_TEXT, Walk
 
 __all__ = ["relay_whole"]
-
-_JSONL = ("application/jsonl", "application/x-ndjson", "application/json-seq")
 
 
 class Unscreenable(UpstreamError):
@@ -85,6 +85,9 @@ async def _screen_json(
     if adapter is None:
         if blocked:
             raise AnswerBlocked("The answer was blocked by the content policy.")
+        if escaped_terms(walk.refs, outputs):  # as in text bodies: see ``_screen_text``
+            outputs.blocked = True
+            raise AnswerBlocked("The answer was blocked by the content policy.")
         return value, walk.payloads
     if not adapter.answer_ok(value):
         raise UpstreamError(
@@ -118,15 +121,34 @@ def _scope_of(adapter: Any) -> Any:
 
 
 def _screen_text(call: Call, text: str) -> str:
+    """A text body (a download, a transcript) screened; also read with its escapes decoded,
+    as requests are (and the strings of a generic route's JSON answer): a JSON Lines file with one line that does not parse, or JSON after a
+    byte order mark, is not opened by the walker, yet a lenient reader decodes its ``\\u``
+    escapes (and a multipart answer its base64 part). A term found only that way blocks."""
     walk = Walk()
     holder = [text]
     walk.add(holder)
-    assert call.outputs is not None
-    if call.outputs.screen_walk(walk):
+    outputs = call.outputs
+    assert outputs is not None
+    if outputs.screen_walk(walk):
         raise AnswerBlocked("The answer was blocked by the content policy.")
     if walk.too_deep:
         raise Unscreenable("The model API answered with text nested too deep to screen.")
+    if escaped_terms(walk.refs, outputs):
+        outputs.blocked = True
+        raise AnswerBlocked("The answer was blocked by the content policy.")
     return holder[0]
+
+
+def _screen_runs(call: Call, data: bytes) -> None:
+    """The text runs of a binary media download (metadata, or text behind a PNG's magic
+    number, which a client expecting JSON Lines reads) screened; a masked or blocked term
+    there blocks, as it cannot be masked inside the file."""
+    runs = text_runs(data)
+    if runs and _screen_text(call, runs) != runs:
+        assert call.outputs is not None
+        call.outputs.blocked = True
+        raise AnswerBlocked("The answer was blocked by the content policy.")
 
 
 def _screen_body_text(call: Call, found: Sniffed, ctype: str) -> tuple[bytes, str]:
@@ -179,7 +201,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
                 raise Unscreenable(f"The model API answered with {found.media_type} content.")
     elif not data:
         pass
-    elif "json" in mtype and mtype not in _JSONL or (not mtype and data.lstrip()[:1] in b"{["):
+    elif "json" in mtype and mtype not in JSONL_TYPES or (not mtype and data.lstrip()[:1] in b"{["):
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -214,7 +236,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
                 extra.append((b"x-aigc-label", implicit_header(plan, call.produce_id)))
         data = orjson.dumps(value)
         ctype = "application/json"
-    elif mtype in _JSONL:
+    elif mtype in JSONL_TYPES:
         try:
             lines = [orjson.loads(line) for line in data.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
@@ -230,6 +252,7 @@ async def relay_whole(proxy: Any, call: Call, resp: Any, request: Any) -> None:
         elif found.kind == TEXT:
             data, ctype = _screen_body_text(call, found, ctype)
         elif found.kind == MEDIA and adapter is None:
+            _screen_runs(call, data)
             ctype = found.media_type  # a binary media download: passed, as what it is
         else:
             raise Unscreenable(f"The model API answered with {found.media_type} content.")
