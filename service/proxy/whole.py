@@ -122,9 +122,10 @@ def _scope_of(adapter: Any) -> Any:
 
 def _screen_text(call: Call, text: str) -> str:
     """A text body (a download, a transcript) screened; also read with its escapes decoded,
-    as requests are (and the strings of a generic route's JSON answer): a JSON Lines file with one line that does not parse, or JSON after a
-    byte order mark, is not opened by the walker, yet a lenient reader decodes its ``\\u``
-    escapes (and a multipart answer its base64 part). A term found only that way blocks."""
+    as requests are (and the strings of a generic route's JSON answer): a JSON Lines file
+    with one line that does not parse, or JSON after a byte order mark, is not opened by the
+    walker, yet a lenient reader decodes its ``\\u`` escapes (and a multipart answer its
+    base64 part). A term found only that way blocks."""
     walk = Walk()
     holder = [text]
     walk.add(holder)
