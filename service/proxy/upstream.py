@@ -3,6 +3,11 @@ place where transport failures become gateway errors.
 
 aiohttp directly, not httpx: on this machine the httpx pool cost more than the whole screening
 path (see benchmarks/gateway.py). Streams have no total deadline, only a per-read one.
+
+A pooled connection is reused only if nothing arrived on it while it was idle: bytes the
+upstream sends after an answer ended (past its ``Content-Length``, a second response nobody
+asked for) would otherwise be read as the start of the next request's answer, another
+caller's text (keep-alive desync). Such a connection is closed and another one taken.
 """
 
 from __future__ import annotations
@@ -33,6 +38,22 @@ def map_transport_errors() -> Iterator[None]:
         raise UpstreamError(f"The model API failed: {type(exc).__name__}.") from exc
 
 
+_REUSE_TRIES = 16
+
+
+class _CleanConnector(aiohttp.TCPConnector):
+    """A connector that never hands out a connection with bytes nobody has asked for."""
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        for _ in range(_REUSE_TRIES):
+            conn = await super().connect(req, traces, timeout)
+            proto = conn.protocol
+            if proto is None or not proto.should_close:
+                return conn
+            conn.close()  # data arrived while idle (or an error): never read it as an answer
+        raise aiohttp.ClientConnectionError("the model API sends bytes nobody asked for")
+
+
 class UpstreamClient:
     """A lazily opened pooled aiohttp session (it must be created inside the event loop)."""
 
@@ -44,7 +65,7 @@ class UpstreamClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             s = self.settings
-            connector = aiohttp.TCPConnector(
+            connector = _CleanConnector(
                 limit=s.max_connections, ttl_dns_cache=300, enable_cleanup_closed=True
             )
             self._session = aiohttp.ClientSession(
