@@ -7,7 +7,8 @@ path (see benchmarks/gateway.py). Streams have no total deadline, only a per-rea
 A pooled connection is reused only if nothing arrived on it while it was idle: bytes the
 upstream sends after an answer ended (past its ``Content-Length``, a second response nobody
 asked for) would otherwise be read as the start of the next request's answer, another
-caller's text (keep-alive desync). Such a connection is closed and another one taken.
+caller's text (keep-alive desync). Such a connection is closed and another one taken
+(``service.cleanpool``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from service.cleanpool import CleanConnector
 from service.errors import UpstreamError, UpstreamTimeout
 
 __all__ = ["UpstreamClient", "map_transport_errors"]
@@ -38,22 +40,6 @@ def map_transport_errors() -> Iterator[None]:
         raise UpstreamError(f"The model API failed: {type(exc).__name__}.") from exc
 
 
-_REUSE_TRIES = 16
-
-
-class _CleanConnector(aiohttp.TCPConnector):
-    """A connector that never hands out a connection with bytes nobody has asked for."""
-
-    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
-        for _ in range(_REUSE_TRIES):
-            conn = await super().connect(req, traces, timeout)
-            proto = conn.protocol
-            if proto is None or not proto.should_close:
-                return conn
-            conn.close()  # data arrived while idle (or an error): never read it as an answer
-        raise aiohttp.ClientConnectionError("the model API sends bytes nobody asked for")
-
-
 class UpstreamClient:
     """A lazily opened pooled aiohttp session (it must be created inside the event loop)."""
 
@@ -65,7 +51,7 @@ class UpstreamClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             s = self.settings
-            connector = _CleanConnector(
+            connector = CleanConnector(
                 limit=s.max_connections, ttl_dns_cache=300, enable_cleanup_closed=True
             )
             self._session = aiohttp.ClientSession(

@@ -5,6 +5,7 @@ the screen, and state that must not cross from one call to the next. A raw TCP u
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Callable, Iterator
@@ -131,6 +132,35 @@ def test_garbage_after_the_last_chunk_of_a_stream_is_never_relayed(
     assert STALE not in httpx.post(base + CHAT, json=STREAM).text
     r = httpx.post(base + CHAT, json=PROMPT)
     assert STALE not in r.text and "二" in r.text, r.text
+
+
+def test_a_stale_classifier_verdict_is_never_read_as_the_next_one(
+    raw: tuple[RawUpstream, str, Any],
+) -> None:
+    """The classifier's pool too: a late ``safe`` verdict on an idle connection must not
+    become the verdict of the next (unsafe) text."""
+    from service.classifier import ClassifierSettings, ClassifierStage
+
+    fake, _, loop = raw
+    url = f"http://127.0.0.1:{fake.port}/webhook"
+    verdict: Callable[[str], bytes] = lambda s: _json({"safety": s})  # noqa: E731
+    fake.scripts = [lambda h, b: verdict("safe"), lambda h, b: verdict("unsafe")]
+    stage = ClassifierStage(ClassifierSettings(backend="webhook", url=url, timeout_s=5.0))
+
+    async def ask(text: str) -> Any:
+        return await stage.classify(stage.base, text, "input")
+
+    async def run() -> tuple[Any, Any]:
+        try:
+            first = await ask("一")
+            await asyncio.to_thread(fake.write_late, loop, verdict("safe"))
+            return first, await ask("二")
+        finally:
+            await stage.close()
+
+    first, second = asyncio.run(run())
+    assert first.action == "allow"
+    assert second.action == "block", second
 
 
 # -- smuggling a second request past the screen ---------------------------------------------

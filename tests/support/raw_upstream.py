@@ -22,6 +22,7 @@ class RawUpstream:
     heads: list[tuple[int, bytes, bytes]] = field(default_factory=list)  # (conn, head, body)
     after: list[bytes] = field(default_factory=list)  # written on the last conn when asked
     connections: int = 0
+    port: int = 0
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -75,6 +76,7 @@ def raw_upstream() -> Iterator[tuple[RawUpstream, str, asyncio.AbstractEventLoop
         srv = await asyncio.start_server(fake._serve, "127.0.0.1", 0)
         server.append(srv)
         port.append(srv.sockets[0].getsockname()[1])
+        fake.port = port[0]
         started.set()
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
