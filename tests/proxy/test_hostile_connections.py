@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,37 @@ def test_a_stale_classifier_verdict_is_never_read_as_the_next_one(
     first, second = asyncio.run(run())
     assert first.action == "allow"
     assert second.action == "block", second
+
+
+# -- a client that leaves mid-stream --------------------------------------------------------
+
+
+def test_a_client_leaving_mid_stream_is_recorded_as_such(
+    raw: tuple[RawUpstream, str, Any], tmp_path: Path
+) -> None:
+    """The network log of a stream the client left says 499 (as the access log does), not
+    200; the labeled part it did receive keeps its delivery record; the upstream is closed."""
+    fake, base, _ = raw
+    frames = scripts.chat_stream(["前面", BLOCK[:2]])[:-2]  # then the upstream stalls
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    fake.scripts = [lambda h, b: [head] + [b"%x\r\n%s\r\n" % (len(f), f) for f in frames]]
+    with httpx.stream("POST", base + CHAT, json=STREAM) as r:
+        rid = r.headers["x-request-id"]
+        assert not reveals(next(r.iter_bytes()), BLOCK)
+    rows: list[tuple[str, str]] = []
+    for _ in range(2000):  # liveness only: until the record is written
+        with sqlite3.connect(tmp_path / "records.sqlite3") as db:
+            query = "SELECT kind, body FROM records WHERE request_id = ?"
+            rows = db.execute(query, (rid,)).fetchall()
+        if any(kind == "network_log" for kind, _ in rows):
+            break
+        time.sleep(0.005)
+    logs = [json.loads(body) for kind, body in rows if kind == "network_log"]
+    assert [log["status"] for log in logs] == [499], rows
+    assert [kind for kind, _ in rows].count("label_delivery") == 1, rows
+    assert fake.closed.wait(10), "the upstream connection was not closed"
 
 
 # -- smuggling a second request past the screen ---------------------------------------------

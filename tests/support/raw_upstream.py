@@ -23,6 +23,7 @@ class RawUpstream:
     after: list[bytes] = field(default_factory=list)  # written on the last conn when asked
     connections: int = 0
     port: int = 0
+    closed: threading.Event = field(default_factory=threading.Event)  # a peer closed
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -47,6 +48,7 @@ class RawUpstream:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.closed.set()
             writer.close()
 
     def write_late(self, loop: asyncio.AbstractEventLoop, data: bytes) -> None:
