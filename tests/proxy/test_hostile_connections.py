@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from tests.support.lexicon import BLOCK
+from tests.support.lexicon import BLOCK, MASK
 from tests.support.raw_upstream import RawUpstream, raw_upstream
 from tests.support.server import serve
 
@@ -46,20 +47,36 @@ def _chunked(pieces: list[bytes]) -> bytes:
     return head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
-@pytest.fixture
-def raw(tmp_path: Path, lexdir: Path) -> Iterator[tuple[RawUpstream, str, Any]]:
+@contextmanager
+def _raw_gateway(tmp: Path, lexdir: Path, **extra: Any) -> Iterator[tuple[RawUpstream, str, Any]]:
     """A gateway in front of a raw upstream: (the upstream, the gateway URL, its loop)."""
     with raw_upstream() as (fake, url, loop):
         settings = Settings(
             upstream=url,
             lexicons=[lexdir],
-            data_dir=tmp_path,
-            database=f"sqlite:///{tmp_path / 'records.sqlite3'}",
+            data_dir=tmp,
+            database=f"sqlite:///{tmp / 'records.sqlite3'}",
             access_log=False,
             labels={"producer_code": PRODUCER},
+            **extra,
         )
         with serve(create_app(settings)) as base:
             yield fake, base, loop
+
+
+@pytest.fixture
+def raw(tmp_path: Path, lexdir: Path) -> Iterator[tuple[RawUpstream, str, Any]]:
+    with _raw_gateway(tmp_path, lexdir) as got:
+        yield got
+
+
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def _chunks(frames: list[bytes]) -> list[bytes]:
+    return [b"%x\r\n%s\r\n" % (len(f), f) for f in frames]
 
 
 # -- keep-alive desync: bytes after an answer ended ------------------------------------------
@@ -122,6 +139,22 @@ def test_bytes_past_the_end_in_the_same_write_close_the_connection(
     assert fake.connections == 2
 
 
+def test_a_body_sent_with_an_answer_to_head_is_never_the_next_answer(
+    raw: tuple[RawUpstream, str, Any],
+) -> None:
+    fake, base, _ = raw
+    stale = _json(scripts.chat_json(STALE))
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+    fake.scripts = [
+        lambda h, b: head % len(stale) + stale,  # a HEAD answer has no body: this is another
+        lambda h, b: _json(scripts.chat_json("二")),
+    ]
+    r1 = httpx.head(base + "/v1/models")
+    assert STALE not in r1.text
+    r = httpx.post(base + CHAT, json=PROMPT)
+    assert STALE not in r.text and "二" in r.text, r.text
+
+
 def test_garbage_after_the_last_chunk_of_a_stream_is_never_relayed(
     raw: tuple[RawUpstream, str, Any],
 ) -> None:
@@ -175,10 +208,7 @@ def test_a_client_leaving_mid_stream_is_recorded_as_such(
     200; the labeled part it did receive keeps its delivery record; the upstream is closed."""
     fake, base, _ = raw
     frames = scripts.chat_stream(["前面", BLOCK[:2]])[:-2]  # then the upstream stalls
-    head = (
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    fake.scripts = [lambda h, b: [head] + [b"%x\r\n%s\r\n" % (len(f), f) for f in frames]]
+    fake.scripts = [lambda h, b: [SSE_HEAD, *_chunks(frames)]]
     with httpx.stream("POST", base + CHAT, json=STREAM) as r:
         rid = r.headers["x-request-id"]
         assert not reveals(next(r.iter_bytes()), BLOCK)
@@ -194,6 +224,20 @@ def test_a_client_leaving_mid_stream_is_recorded_as_such(
     assert [log["status"] for log in logs] == [499], rows
     assert [kind for kind, _ in rows].count("label_delivery") == 1, rows
     assert fake.closed.wait(10), "the upstream connection was not closed"
+
+
+@pytest.mark.parametrize("held", [BLOCK[:2], BLOCK[:4], MASK[:3]])
+def test_an_upstream_stalling_on_a_held_prefix_never_gets_it_released(
+    held: str, tmp_path: Path, lexdir: Path
+) -> None:
+    """The per-read timeout ends the stream with an error event: the held prefix of a term
+    is dropped, never flushed as the stream's last text."""
+    with _raw_gateway(tmp_path, lexdir, proxy={"timeout_s": 0.3}) as (fake, base, _):
+        frames = scripts.chat_stream(["前面的话", held])[:-2]
+        fake.scripts = [lambda h, b: [SSE_HEAD, *_chunks(frames)]]
+        r = httpx.post(base + CHAT, json=STREAM)
+    assert "前面的话" in r.text and "error" in r.text, r.text
+    assert held not in r.text, r.text
 
 
 # -- smuggling a second request past the screen ---------------------------------------------
