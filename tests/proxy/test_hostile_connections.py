@@ -226,6 +226,39 @@ def test_a_client_leaving_mid_stream_is_recorded_as_such(
     assert fake.closed.wait(10), "the upstream connection was not closed"
 
 
+def _network_log(tmp: Path, rid: str | None = None) -> list[dict]:
+    """The network logs (of ``rid``), once there is one (liveness only)."""
+    query = "SELECT body FROM records WHERE kind = 'network_log'"
+    for _ in range(2000):
+        with sqlite3.connect(tmp / "records.sqlite3") as db:
+            logs = [json.loads(b) for (b,) in db.execute(query)]
+        logs = [log for log in logs if rid is None or log["request_id"] == rid]
+        if logs:
+            return logs
+        time.sleep(0.005)
+    return []
+
+
+@pytest.mark.parametrize("body", [PROMPT, STREAM], ids=["json", "stream"])
+def test_a_client_leaving_before_the_answer_cancels_the_upstream(
+    body: dict, raw: tuple[RawUpstream, str, Any], tmp_path: Path
+) -> None:
+    """The client leaves while the model API is still generating (no answer head yet): the
+    upstream request is closed at once, not left running until ``timeout_s``; recorded 499."""
+    fake, base, _ = raw
+    fake.scripts = [lambda h, b: []]  # reads the request, never answers
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(_req(b"", json.dumps(body).encode()))
+        for _ in range(2000):  # liveness only: until the request is upstream
+            if fake.heads:
+                break
+            time.sleep(0.005)
+        assert fake.heads
+    assert fake.closed.wait(10), "the upstream request outlived its client"
+    assert [log["status"] for log in _network_log(tmp_path)] == [499]
+
+
 @pytest.mark.parametrize("held", [BLOCK[:2], BLOCK[:4], MASK[:3]])
 def test_an_upstream_stalling_on_a_held_prefix_never_gets_it_released(
     held: str, tmp_path: Path, lexdir: Path
