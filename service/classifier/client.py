@@ -37,6 +37,8 @@ import aiohttp
 import orjson
 from cachetools import TTLCache
 
+from service.cleanpool import CleanConnector
+
 from .backends import BadGuardResponse, backend_for
 from .breaker import CircuitBreaker
 from .segments import split_text
@@ -107,7 +109,7 @@ class GuardClient:
         if self._session is None or self._session.closed:
             s = self.settings
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.concurrency, ttl_dns_cache=300),
+                connector=CleanConnector(limit=s.concurrency, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(total=None, connect=s.timeout_s),
                 raise_for_status=False,
             )

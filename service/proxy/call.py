@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from service.errors import GatewayError, PolicyViolation
 
@@ -12,11 +14,40 @@ from .labels import LabelPlan
 from .protocols import Adapter, error_body
 from .routing import Route
 
-__all__ = ["Call", "ClientGone"]
+__all__ = ["Call", "ClientGone", "unless_gone"]
+
+T = TypeVar("T")
 
 
 class ClientGone(Exception):
     """The client went away (before its request body arrived, or while it was answered)."""
+
+
+async def unless_gone(call: Call, work: Awaitable[T]) -> T:
+    """``work`` (awaited in this task), cancelled with ``ClientGone`` if the client disconnects
+    meanwhile: a client that left must not keep an upstream generation running. Only after
+    the request body was read (``receive`` then yields nothing but the disconnect)."""
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await call.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        current.uncancel()
+        raise ClientGone from None
+    finally:
+        watcher.cancel()
 
 
 def _header_pairs(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

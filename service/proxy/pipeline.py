@@ -26,7 +26,7 @@ from service.errors import (
 )
 
 from . import intake, recording
-from .call import Call, ClientGone
+from .call import Call, ClientGone, unless_gone
 from .decisions import Decisions
 from .generic import GenericStream
 from .guards import InputGuard, OutputGuard, call_upstream
@@ -249,7 +249,7 @@ class Proxy:
 
         call.upstream_started = time.perf_counter()
         try:
-            resp = await call_upstream(call, self.input_guards, payload, send)
+            resp = await unless_gone(call, call_upstream(call, self.input_guards, payload, send))
         except PolicyViolation:  # a guard blocked the request: the usual block outcome
             inputs.blocked = True
             call.decision = "block"

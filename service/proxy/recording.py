@@ -76,7 +76,8 @@ def events(call: Call) -> list[Any]:
     )
     plan = call.plan
     text_out = call.adapter is not None and call.adapter.output == "text"
-    if plan is not None and plan.enabled and call.status < 400 and text_out:
+    delivered = call.status < 400 or call.status == 499  # 499: part went out, labeled
+    if plan is not None and plan.enabled and delivered and text_out:
         if call.labeled or call.produce_id:
             out.append(
                 LabelDeliveryEvent(

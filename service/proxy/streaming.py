@@ -116,6 +116,8 @@ async def relay_stream(
             guard.close()
     if relay.cut or disconnected.is_set():
         resp.close()  # cancels the upstream generation (connection closed, not pooled)
+    if disconnected.is_set():
+        call.status = 499  # recorded as such: the client never had the whole answer
     call.decision = _strongest(call.decision, call.outputs.decision)
     call.stream_position = proto.slots.position()
     call.labeled = bool(proto.slots.labeled)
@@ -128,7 +130,6 @@ async def relay_stream(
             await call.body(b"")
         return
     if disconnected.is_set():
-        call.status = 499
         return
     try:
         await call.body(relay.final, more=True)

@@ -3,6 +3,12 @@ place where transport failures become gateway errors.
 
 aiohttp directly, not httpx: on this machine the httpx pool cost more than the whole screening
 path (see benchmarks/gateway.py). Streams have no total deadline, only a per-read one.
+
+A pooled connection is reused only if nothing arrived on it while it was idle: bytes the
+upstream sends after an answer ended (past its ``Content-Length``, a second response nobody
+asked for) would otherwise be read as the start of the next request's answer, another
+caller's text (keep-alive desync). Such a connection is closed and another one taken
+(``service.cleanpool``).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from service.cleanpool import CleanConnector
 from service.errors import UpstreamError, UpstreamTimeout
 
 __all__ = ["UpstreamClient", "map_transport_errors"]
@@ -44,7 +51,7 @@ class UpstreamClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             s = self.settings
-            connector = aiohttp.TCPConnector(
+            connector = CleanConnector(
                 limit=s.max_connections, ttl_dns_cache=300, enable_cleanup_closed=True
             )
             self._session = aiohttp.ClientSession(
