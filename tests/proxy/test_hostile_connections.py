@@ -19,13 +19,12 @@ import httpx
 import pytest
 
 from service.app import create_app
-from service.config import Settings
 from tests.support.lexicon import BLOCK, MASK
 from tests.support.raw_upstream import RawUpstream, raw_upstream
 from tests.support.server import serve
 
 from . import scripts
-from .conftest import PRODUCER
+from .conftest import _settings
 from .reveal import reveals
 
 CHAT = "/v1/chat/completions"
@@ -51,16 +50,7 @@ def _chunked(pieces: list[bytes]) -> bytes:
 def _raw_gateway(tmp: Path, lexdir: Path, **extra: Any) -> Iterator[tuple[RawUpstream, str, Any]]:
     """A gateway in front of a raw upstream: (the upstream, the gateway URL, its loop)."""
     with raw_upstream() as (fake, url, loop):
-        settings = Settings(
-            upstream=url,
-            lexicons=[lexdir],
-            data_dir=tmp,
-            database=f"sqlite:///{tmp / 'records.sqlite3'}",
-            access_log=False,
-            labels={"producer_code": PRODUCER},
-            **extra,
-        )
-        with serve(create_app(settings)) as base:
+        with serve(create_app(_settings(tmp, lexdir, url, **extra))) as base:
             yield fake, base, loop
 
 
