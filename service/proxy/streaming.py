@@ -142,7 +142,9 @@ async def relay_stream(
 
 
 def _failed(proxy: Any, relay: StreamRelay, exc: BaseException) -> None:
-    code = "upstream_error" if isinstance(exc, aiohttp.ClientError) else "upstream_timeout"
+    # aiohttp's ServerTimeoutError (a read timeout) is a ClientError too: ask timeout first
+    timeout = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)
+    code = "upstream_timeout" if timeout else "upstream_error"
     proxy.metrics.upstream_errors.labels(code=code).inc()
     relay.fail(code, "The model API stream failed.")
 
