@@ -318,8 +318,9 @@ class Proxy:
             call.headers, key=key, strip_auth=strip, key_header="authorization", content_type=None
         )
         url = upstream_url(self._base(call), call.route.path, call.scope.get("query_string") or b"")
-        resp = await self.client.request(
-            call.scope["method"], url, headers=headers, body=raw or None
+        resp = await unless_gone(
+            call,
+            self.client.request(call.scope["method"], url, headers=headers, body=raw or None),
         )
         try:
             out = [

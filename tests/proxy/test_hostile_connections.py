@@ -229,17 +229,21 @@ def _network_log(tmp: Path, rid: str | None = None) -> list[dict]:
     return []
 
 
-@pytest.mark.parametrize("body", [PROMPT, STREAM], ids=["json", "stream"])
+@pytest.mark.parametrize("body", [PROMPT, STREAM, None], ids=["json", "stream", "models"])
 def test_a_client_leaving_before_the_answer_cancels_the_upstream(
-    body: dict, raw: tuple[RawUpstream, str, Any], tmp_path: Path
+    body: dict | None, raw: tuple[RawUpstream, str, Any], tmp_path: Path
 ) -> None:
     """The client leaves while the model API is still generating (no answer head yet): the
-    upstream request is closed at once, not left running until ``timeout_s``; recorded 499."""
+    upstream request is closed at once, not left running until ``timeout_s``; recorded 499.
+    ``None``: ``GET /v1/models``, an allow-listed route relayed as is."""
     fake, base, _ = raw
     fake.scripts = [lambda h, b: []]  # reads the request, never answers
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        c.sendall(_req(b"", json.dumps(body).encode()))
+        if body is None:
+            c.sendall(b"GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+        else:
+            c.sendall(_req(b"", json.dumps(body).encode()))
         for _ in range(2000):  # liveness only: until the request is upstream
             if fake.heads:
                 break
