@@ -264,14 +264,12 @@ def screen_request(body: Body, call: Call, decisions: Decisions, walk: Walk) -> 
             "its text, or upload it through the gateway.",
             code="unscreenable_file",
         )
-    for path, payload, container, key in walk.payloads:
+    for path, payload, container, _ in walk.payloads:
         _refuse_file(payload.kind, payload.media_type, call.route.takes_media, in_audio(path))
         if payload.kind == MEDIA:  # a data URL's type and the file's name, beside it
-            value = container[key]
-            declared = value[5 : value.find(",")] if value[:5].lower() == "data:" else ""
             name = container.get("filename") if isinstance(container, dict) else None
             _refuse_named_text(
-                payload.media_type, name if isinstance(name, str) else None, declared
+                payload.media_type, name if isinstance(name, str) else None, payload.declared
             )
     if not walk.changed:
         return False

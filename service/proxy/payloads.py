@@ -192,6 +192,7 @@ class Payload:
     media_type: str
     text: str | None
     encode: object  # Callable[[str], str]: the string again, carrying new text
+    declared: str = ""  # the media type a data URL states (it may disagree with the bytes)
 
     def reencode(self, text: str) -> str:
         return self.encode(text)  # type: ignore[operator]
@@ -223,8 +224,8 @@ def _judge(raw: bytes, encoder: object, mime: str | None = None, params: str = "
     """The payload of ``raw``; ``encoder(codec)`` makes the function that writes text back."""
     found = sniff(raw, charset_of(params))
     if found.kind != TEXT:
-        return Payload(found.kind, found.media_type, None, None)
-    return Payload(TEXT, mime or found.media_type, found.text, encoder(found.codec))  # type: ignore[operator]
+        return Payload(found.kind, found.media_type, None, None, mime or "")
+    return Payload(TEXT, mime or found.media_type, found.text, encoder(found.codec), mime or "")  # type: ignore[operator]
 
 
 def decode_string(value: str, key: object) -> Payload | None:
