@@ -25,11 +25,11 @@ from service.moderation import Screen, strictest, strongest
 
 from .walker import Ref, path_text
 
-__all__ = ["ALL", "Decisions", "Hit", "KeptScanner"]
+__all__ = ["ALL", "JOIN", "Decisions", "Hit", "KeptScanner"]
 
 log = logging.getLogger("aigc_gateway.proxy")
 
-_JOIN = "\u200b"  # one character between joined texts (offsets below count it)
+JOIN = "\u200b"  # one character between joined texts (offsets below count it)
 
 #: The scope of text that is not part of one choice: a block there ends the whole answer.
 ALL: Hashable = "*"
@@ -200,7 +200,7 @@ class Decisions:
             bases.append(pos)
             pos += len(t) + 1
         offsets = [(bases[h.text] + h.span[0], bases[h.text] + h.span[1]) for h in self.hits]
-        return _JOIN.join(texts), offsets
+        return JOIN.join(texts), offsets
 
     def fail(self, exc: BaseException) -> bool:
         """A scanner fault: True when the text may pass anyway (fail-open tenant)."""
@@ -284,7 +284,7 @@ class Decisions:
         """Screen the texts of one scope; True when they block. ``across``: only terms that
         span two texts or more count."""
         texts = [r.text for r in refs]
-        joined = texts[0] if len(texts) == 1 else _JOIN.join(texts)
+        joined = texts[0] if len(texts) == 1 else JOIN.join(texts)
         try:
             matches = self.screen.lexicon.scan(joined)
         except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure

@@ -19,13 +19,12 @@ import html
 import re
 from typing import Any
 
-from .decisions import Decisions
+from .decisions import JOIN, Decisions
 from .jsontext import unescape_all
 from .walker import path_text
 
 __all__ = ["escaped_terms", "view"]
 
-_JOIN = "\u200b"  # between texts, as ``Decisions`` joins them (the lexicon drops it)
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: runs of base64 characters, found in the text's ASCII characters (a C-speed pass)
 _RUN = re.compile(rb"[A-Za-z0-9+/_-]{8,}={0,2}")
@@ -96,9 +95,9 @@ def escaped_terms(refs: list[Any], decisions: Decisions) -> bool:
     if all(v is None for v in views):
         return False
     screen = decisions.screen
-    decoded = _JOIN.join(ref.text if v is None else v for ref, v in zip(refs, views, strict=True))
+    decoded = JOIN.join(ref.text if v is None else v for ref, v in zip(refs, views, strict=True))
     try:
-        hidden, found = decisions.hidden_terms(decoded, _JOIN.join(ref.text for ref in refs))
+        hidden, found = decisions.hidden_terms(decoded, JOIN.join(ref.text for ref in refs))
     except Exception as exc:  # noqa: BLE001 - any scanner fault is a screening failure
         return not decisions.fail(exc)
     if not hidden:
