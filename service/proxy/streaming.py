@@ -27,7 +27,7 @@ from .guards import StreamGuard
 from .headers import relayed
 from .labels import implicit_header
 from .stream import StreamRelay
-from .upstream import map_transport_errors
+from .upstream import TIMEOUTS, map_transport_errors
 
 __all__ = ["relay_stream"]
 
@@ -142,9 +142,7 @@ async def relay_stream(
 
 
 def _failed(proxy: Any, relay: StreamRelay, exc: BaseException) -> None:
-    # aiohttp's ServerTimeoutError (a read timeout) is a ClientError too: ask timeout first
-    timeout = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)
-    code = "upstream_timeout" if timeout else "upstream_error"
+    code = "upstream_timeout" if isinstance(exc, TIMEOUTS) else "upstream_error"
     proxy.metrics.upstream_errors.labels(code=code).inc()
     relay.fail(code, "The model API stream failed.")
 

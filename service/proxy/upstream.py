@@ -22,7 +22,11 @@ import aiohttp
 from service.cleanpool import CleanConnector
 from service.errors import UpstreamError, UpstreamTimeout
 
-__all__ = ["UpstreamClient", "map_transport_errors"]
+__all__ = ["TIMEOUTS", "UpstreamClient", "map_transport_errors"]
+
+#: the model API did not answer in time (aiohttp's read timeout is also a ``ClientError``, so
+#: these are asked before it)
+TIMEOUTS = (TimeoutError, aiohttp.ServerTimeoutError)
 
 
 @contextmanager
@@ -30,7 +34,7 @@ def map_transport_errors() -> Iterator[None]:
     """Translate aiohttp/asyncio failures into ``UpstreamError`` / ``UpstreamTimeout``."""
     try:
         yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except TIMEOUTS as exc:
         raise UpstreamTimeout("The model API did not answer in time.") from exc
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamError(f"Cannot connect to the model API: {exc.os_error}.") from exc
