@@ -28,7 +28,7 @@ from service.errors import GatewayError, UpstreamError
 from . import recording
 from .call import Call
 from .decisions import ALL
-from .framing import SSEParser
+from .framing import SSEParser, sse_event
 from .guards import guard_answer
 from .headers import relayed
 from .labels import implicit_header
@@ -295,13 +295,13 @@ def _read_events(text: str) -> list[tuple[str | None, Any, bool]]:
 def _render_events(events: list[tuple[str | None, Any, bool]], values: list[Any]) -> bytes:
     out = []
     for (name, _, is_json), value in zip(events, values, strict=True):
+        if is_json or not isinstance(value, str):
+            out.append(sse_event(value, name))
+            continue
+        # it was not JSON: lines of text
         head = f"event: {name}\n".encode() if name is not None else b""
-        if not is_json and isinstance(value, str):  # it was not JSON: lines of text
-            lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            body = b"".join(b"data: " + line.encode() + b"\n" for line in lines)
-        else:
-            body = b"data: " + orjson.dumps(value) + b"\n"
-        out.append(head + body + b"\n")
+        lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        out.append(head + b"".join(b"data: " + line.encode() + b"\n" for line in lines) + b"\n")
     return b"".join(out)
 
 
